@@ -46,6 +46,12 @@ export interface LayerEntry {
 export interface LayerVisitor {
   entry(e: LayerEntry): boolean;
   content(e: LayerEntry, data: { data?: Buffer; spoolPath?: string; size: number }): void;
+  /** walkers that read files themselves (dir:) buffer in memory up to this many bytes (default 16 MiB) */
+  memoryCap?: number;
+  /** where such walkers copy larger wanted files (inside moat's cache dir); the visitor removes them */
+  spoolDir?: string;
+  /** a file or directory that could not be read; the walk goes on */
+  warn?(path: string, reason: string): void;
 }
 
 /** An image opened from any source, ready to stream its layers. */
@@ -57,6 +63,8 @@ export interface OpenedImage {
   name: string;
   /** manifest digest, if the source has one */
   digest?: string;
+  /** digest of the index (manifest list) the platform's manifest was selected from, when there was one */
+  indexDigest?: string;
   configDigest?: string;
   mediaType?: string;
   /** "os/arch[/variant]" */
