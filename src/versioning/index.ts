@@ -23,7 +23,10 @@ export function getScheme(name: string): VersionScheme | undefined {
 export function compareVersions(scheme: string, a: string, b: string): -1 | 0 | 1 {
   const s = getScheme(scheme);
   if (!s) {
-    throw new MoatError('USAGE', `unknown version scheme "${scheme}" (known: ${Object.keys(SCHEMES).join(', ')})`);
+    throw new MoatError(
+      'USAGE',
+      `unknown version scheme "${scheme}" (known: ${Object.keys(SCHEMES).join(', ')})`,
+    );
   }
   return s.compare(a, b);
 }
