@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import { MoatError } from '../errors.js';
+import type { ProgressFn } from '../model/progress.js';
+import { openDir } from './dir.js';
+import { openDockerArchive } from './docker-archive.js';
+import { openOciLayout } from './oci-layout.js';
+import { openRegistryImage } from './registry/index.js';
+import type { OpenedImage } from './types.js';
+
+export { DEFAULT_PLATFORM } from './manifest.js';
+export { type ImageReference, parseReference } from './reference.js';
+export { DEFAULT_TIMEOUT_MS } from './registry/index.js';
+
+export interface OpenImageOptions {
+  /** "os/arch[/variant]" picked from multi-platform images; default linux/amd64 */
+  platform?: string;
+  username?: string;
+  password?: string;
+  /** allow plain HTTP and skip TLS verification for any registry (loopback hosts get HTTP without it) */
+  insecure?: boolean;
+  /** connect, response and idle timeout per registry request, in ms (default 30 000) */
+  timeoutMs?: number;
+  /** Docker config.json to read credentials from; default $DOCKER_CONFIG/config.json, else ~/.docker/config.json */
+  dockerConfigPath?: string;
+  userAgent?: string;
+  /** blob download progress (registry sources) */
+  onProgress?: ProgressFn;
+  signal?: AbortSignal;
+}
+
+const LOCAL_PREFIXES = ['oci:', 'docker-archive:', 'dir:'];
+
+/**
+ * Opens an image from any source:
+ *   oci:DIR[:REF]             OCI image layout
+ *   docker-archive:FILE[:REF] `docker save` output (legacy or OCI-layout form)
+ *   dir:PATH                  a root filesystem
+ *   [docker://]host[:port]/repo[:tag|@digest], or a Docker Hub name, from a registry
+ */
+export async function openImage(ref: string, opts: OpenImageOptions = {}): Promise<OpenedImage> {
+  if (ref.startsWith('oci:')) return openOciLayout(ref.slice(4), ref, opts);
+  if (ref.startsWith('docker-archive:')) return openDockerArchive(ref.slice(15), ref, opts);
+  if (ref.startsWith('dir:')) return openDir(ref.slice(4), { ref });
+  const registryRef = ref.startsWith('docker://') ? ref.slice(9) : ref;
+  try {
+    return await openRegistryImage(registryRef, opts);
+  } catch (e) {
+    // "moat scan image ./x.tar" is a common slip: point at the prefixes instead of a grammar error
+    if (e instanceof MoatError && e.code === 'BAD_REFERENCE' && existsSync(ref)) {
+      throw new MoatError(
+        'BAD_REFERENCE',
+        `${e.message}; for local images write ${LOCAL_PREFIXES.map((p) => `${p}${ref}`).join(', ')}`,
+      );
+    }
+    throw e;
+  }
+}
