@@ -107,12 +107,21 @@ interface Stanza {
   error?: string;
 }
 
+const WHITESPACE_ONLY = /^\s*$/;
+const HAS_SPACE = /\s/;
+
+function isBlank(line: string): boolean {
+  if (line.length === 0) return true;
+  const c = line.charCodeAt(0);
+  return (c === 0x20 || c === 0x09 || c === 0x0d) && WHITESPACE_ONLY.test(line);
+}
+
 /** Splits a control file into stanzas (blank-line separated `Name: value` fields, continuation lines indented). */
 function* stanzas(text: string): Generator<Stanza> {
   let cur: Stanza | undefined;
   let lastField: string | undefined;
   for (const line of splitLines(text)) {
-    if (line.trim() === '') {
+    if (isBlank(line)) {
       if (cur) yield cur;
       cur = undefined;
       lastField = undefined;
@@ -126,18 +135,19 @@ function* stanzas(text: string): Generator<Stanza> {
       if (lastField === undefined) cur.error = 'continuation line before any field';
       continue;
     }
-    const m = /^([^\s:]+):(.*)$/.exec(line);
-    if (!m) {
+    const colon = line.indexOf(':');
+    const rawName = colon > 0 ? line.slice(0, colon) : '';
+    if (rawName === '' || HAS_SPACE.test(rawName)) {
       const name = /^[^\s:]*/.exec(line)![0];
       cur.error = `field name '${name}' must be followed by colon`;
       continue;
     }
-    const name = m[1]!.toLowerCase();
+    const name = rawName.toLowerCase();
     if (cur.fields.has(name)) {
-      cur.error = `duplicate value for '${m[1]}' field`;
+      cur.error = `duplicate value for '${rawName}' field`;
       continue;
     }
-    cur.fields.set(name, m[2]!.trim());
+    cur.fields.set(name, line.slice(colon + 1).trim());
     lastField = name;
   }
   if (cur) yield cur;

@@ -1,0 +1,27 @@
+import { apk } from './apk.js';
+import { dpkg } from './dpkg.js';
+import { osRelease } from './os-release.js';
+import { rpm } from './rpm.js';
+import type { Analyzer } from './types.js';
+
+export type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput, OsHint } from './types.js';
+
+/** Every analyzer moat runs on image files. Adding a format: one file in this folder and one line here. */
+// biome-ignore format: one line per analyzer, so that adding one is a one-line change
+export const ANALYZERS: readonly Analyzer[] = [
+  osRelease,
+  dpkg,
+  apk,
+  rpm,
+];
+
+/**
+ * A stable string naming the analyzers and their versions, part of the layer cache key: bumping an
+ * analyzer's version (or adding/removing one) invalidates layer results cached with the old set.
+ */
+export function analyzerKey(analyzers: readonly Analyzer[] = ANALYZERS): string {
+  return analyzers
+    .map((a) => `${a.name}@${a.version}`)
+    .sort()
+    .join(',');
+}
