@@ -106,9 +106,10 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
       warn,
     );
   } catch (e) {
-    if (!(e instanceof RpmDbError)) throw e;
+    // an out-of-range read is malformed input that slipped past a check: skip the file, not the scan
+    if (!(e instanceof RpmDbError || e instanceof RangeError)) throw e;
     // packages read before the failure (a database corrupt halfway) are still reported
-    warn(e.message);
+    warn(e instanceof RangeError ? `malformed database: ${e.message}` : e.message);
   }
   warn.flush();
   return { packages };

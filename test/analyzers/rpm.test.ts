@@ -275,6 +275,27 @@ describe('rpm on hostile Berkeley DB files', () => {
     assert.match(warnings.join(), /declares 4294967280 bytes/);
   });
 
+  it('refuses overflow chains shared between items (no quadratic walk)', () => {
+    const v = bdb('p512-le-chains');
+    let first = -1;
+    let items = 0;
+    for (const page of v.pages(P_HASH)) {
+      const base = page * v.pageSize;
+      const n = v.buf.readUInt16LE(base + 20);
+      for (let i = 1; i < n; i += 2) {
+        const off = v.buf.readUInt16LE(base + 26 + i * 2);
+        if (v.buf[base + off] !== 3) continue;
+        if (first < 0) first = v.u32(base + off + 4);
+        else v.setU32(base + off + 4, first);
+        items++;
+      }
+    }
+    assert.ok(items > 40);
+    const { packages, warnings } = analyzeBuffer(v.buf);
+    assert.equal(packages.length, 1);
+    assert.ok(warnings.some((w) => /linked twice/.test(w)));
+  });
+
   it('stops a bucket page chain that loops', () => {
     const v = bdb('p512-le-chains');
     const pages = v.pages(P_HASH);
@@ -386,6 +407,25 @@ describe('rpm on hostile NDB and SQLite files', () => {
     const { packages, warnings } = analyzeBuffer(b, 'var/lib/rpm/Packages.db');
     assert.equal(packages.length, expectedOf(pkgdbCases('rpm-ndb')[0]!).package_count - 1);
     assert.equal(warnings.length, 1);
+  });
+
+  it('stops when slots share blobs', () => {
+    const b = Buffer.from(readFileSync(ndbPath));
+    // the slot of the largest blob
+    let big = 32;
+    for (let at = 32; at < 4096; at += 16) if (b.readUInt32LE(at + 12) > b.readUInt32LE(big + 12)) big = at;
+    const slot0 = [b.readUInt32LE(big + 4), b.readUInt32LE(big + 8), b.readUInt32LE(big + 12)];
+    // every slot claims the first package's blob (same index, so each blob head still checks out)
+    for (let at = 32; at < 4096; at += 16) {
+      b.writeUInt32LE(slot0[0]!, at + 4);
+      b.writeUInt32LE(slot0[1]!, at + 8);
+      b.writeUInt32LE(slot0[2]!, at + 12);
+    }
+    const blobLen = b.readUInt32LE(slot0[1]! * 16 + 12);
+    const { packages, warnings } = analyzeBuffer(b, 'var/lib/rpm/Packages.db');
+    assert.ok(254 * blobLen > b.length, 'the shared blob is large enough to exceed the file');
+    assert.equal(packages.length, Math.floor(b.length / blobLen));
+    assert.match(warnings.at(-1)!, /overlapping/);
   });
 
   const dir = mkdtempSync(join(tmpdir(), 'moat-rpm-test-'));

@@ -63,8 +63,9 @@ interface Meta {
 }
 
 function readMeta(ra: RandomAccess): Meta {
+  // the meta page is at least 512 bytes (the smallest page size)
   const head = ra.read(0, 512);
-  if (head.length < 100) throw new BdbError('not a Berkeley DB file (too short)');
+  if (head.length < 512) throw new BdbError('not a Berkeley DB file (too short)');
   let le: boolean;
   const magicLE = head.readUInt32LE(12);
   const magicBE = head.readUInt32BE(12);
@@ -85,9 +86,8 @@ function readMeta(ra: RandomAccess): Meta {
   if (head[24] !== 0) throw new BdbError('encrypted Berkeley DB files are not supported');
   if (head[25] !== P_HASHMETA) throw new BdbError(`Berkeley DB meta page has type ${head[25]}, not hash`);
   const overhead = (head[26]! & DBMETA_CHKSUM) !== 0 ? PAGE_HEADER_CHKSUM : PAGE_HEADER;
-  // a truncated file keeps only the pages it actually holds
-  const pagesInFile = Math.floor(ra.size / pageSize);
-  const lastPgno = Math.min(u32(32), pagesInFile - 1);
+  // pages are reached only through links, so the file size bounds them (last_pgno can lag behind it)
+  const lastPgno = Math.floor(ra.size / pageSize) - 1;
   const maxBucket = u32(72);
   if (maxBucket > lastPgno)
     throw new BdbError(`hash declares ${maxBucket + 1} buckets in ${lastPgno + 1} pages`);
@@ -112,10 +112,26 @@ interface PageHeader {
 }
 
 class Pages {
+  /**
+   * Pages already used by a bucket chain or an overflow chain. In a valid file every page has one owner, so a
+   * page met twice is a loop or a shared chain; refusing it keeps the walk linear in the file size.
+   */
+  private readonly seen: Uint8Array;
+
   constructor(
     private readonly ra: RandomAccess,
     readonly m: Meta,
-  ) {}
+  ) {
+    this.seen = new Uint8Array(m.lastPgno + 1);
+  }
+
+  /** Marks a page as used; throws when it already was. */
+  claim(pgno: number, what: string): void {
+    if (pgno < 1 || pgno > this.m.lastPgno)
+      throw new BdbError(`${what} points at page ${pgno}, outside the file`);
+    if (this.seen[pgno]) throw new BdbError(`page ${pgno} is linked twice (a loop or a shared chain)`);
+    this.seen[pgno] = 1;
+  }
 
   read(pgno: number): Buffer {
     if (pgno < 1 || pgno > this.m.lastPgno) throw new BdbError(`page ${pgno} is outside the file`);
@@ -154,6 +170,7 @@ class Pages {
     let pgno = first;
     for (let n = 0; pgno !== 0; n++) {
       if (n >= maxPages) throw new BdbError(`overflow chain from page ${first} is longer than its item`);
+      this.claim(pgno, `overflow chain from page ${first}`);
       const page = this.read(pgno);
       const h = this.header(page);
       if (h.type !== P_OVERFLOW) throw new BdbError(`page ${pgno} in an overflow chain has type ${h.type}`);

@@ -49,6 +49,8 @@ export function* readNdb(ra: RandomAccess, warn: (reason: string) => void): Gene
   }
   const table = ra.read(0, slotPages * PAGE_SIZE);
   const nslots = (slotPages * PAGE_SIZE) / SLOT_SIZE;
+  // blobs never overlap, so together they fit in the file; more means slots share blobs (hostile)
+  let total = 0;
   // the first two slots hold the file header
   for (let i = 2; i < nslots; i++) {
     const at = i * SLOT_SIZE;
@@ -74,6 +76,11 @@ export function* readNdb(ra: RandomAccess, warn: (reason: string) => void): Gene
     if (len > MAX_BLOB || start + BLOB_HEAD + len > ra.size || BLOB_HEAD + len > blkCount * BLK_SIZE) {
       warn(`NDB blob of package ${pkgIndex} declares ${len} bytes beyond its blocks`);
       continue;
+    }
+    total += len;
+    if (total > ra.size) {
+      warn('NDB slots point at overlapping blobs; the rest of the slot table is skipped');
+      return;
     }
     yield { pkgIndex, blob: ra.read(start + BLOB_HEAD, len) };
   }
