@@ -23,7 +23,7 @@ function wants(path: string): boolean {
 }
 
 /** The Package moat reports for one installed header. */
-export function rpmPackage(h: RpmHeaderInfo, path: string): Package {
+function rpmPackage(h: RpmHeaderInfo, path: string): Package {
   const evr = `${h.version}-${h.release}`;
   const pkg: Package = {
     type: 'rpm',
@@ -35,7 +35,7 @@ export function rpmPackage(h: RpmHeaderInfo, path: string): Package {
   };
   if (h.epoch !== null) pkg.epoch = h.epoch;
   if (h.arch !== null) pkg.arch = h.arch;
-  // SOURCERPM carries no epoch; the source package shares the binary's (as Trivy and Grype assume)
+  // SOURCERPM carries no epoch; the source package shares the binary's (as Trivy assumes)
   const src = h.sourceRpm ? parseSourceRpm(h.sourceRpm) : undefined;
   if (src) {
     const srcEvr = `${src.version}-${src.release}`;

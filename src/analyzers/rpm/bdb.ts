@@ -34,7 +34,7 @@ const HOFFPAGE_SIZE = 12;
 /** no rpm header is larger than rpm's own data limit plus its index */
 const MAX_VALUE = 0x0fffffff + 8 + 0xffff * 16;
 
-export class BdbError extends RpmDbError {
+class BdbError extends RpmDbError {
   override name = 'BdbError';
 }
 

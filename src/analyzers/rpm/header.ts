@@ -27,7 +27,7 @@ const TYPE = {
   I18NSTRING: 9,
 } as const;
 
-export const TAG = {
+const TAG = {
   /** region tags: the first entry of a header read from a package or database */
   HEADERIMAGE: 61,
   HEADERSIGNATURES: 62,
@@ -48,7 +48,7 @@ export const TAG = {
   MODULARITYLABEL: 5096,
 } as const;
 
-export class RpmHeaderError extends RpmDbError {
+class RpmHeaderError extends RpmDbError {
   override name = 'RpmHeaderError';
 }
 
@@ -78,7 +78,7 @@ interface Entry {
 }
 
 /** Index entries by tag plus the data store, with bounds-checked accessors. */
-export class RpmHeader {
+class RpmHeader {
   private readonly entries = new Map<number, Entry>();
   private readonly data: Buffer;
 

@@ -20,7 +20,7 @@ const BLOB_HEAD = 16;
 const MAX_SLOT_PAGES = 2048;
 const MAX_BLOB = 0x0fffffff + 8 + 0xffff * 16;
 
-export class NdbError extends RpmDbError {
+class NdbError extends RpmDbError {
   override name = 'NdbError';
 }
 

@@ -10,7 +10,7 @@ import { RpmDbError } from './errors.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
-export class SqliteDbError extends RpmDbError {
+class SqliteDbError extends RpmDbError {
   override name = 'SqliteDbError';
 }
 
