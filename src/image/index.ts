@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { MoatError } from '../errors.js';
 import type { ProgressFn } from '../model/progress.js';
 import { openDir } from './dir.js';
@@ -28,8 +28,6 @@ export interface OpenImageOptions {
   signal?: AbortSignal;
 }
 
-const LOCAL_PREFIXES = ['oci:', 'docker-archive:', 'dir:'];
-
 /**
  * Opens an image from any source:
  *   oci:DIR[:REF]             OCI image layout
@@ -47,10 +45,10 @@ export async function openImage(ref: string, opts: OpenImageOptions = {}): Promi
   } catch (e) {
     // "moat scan image ./x.tar" is a common slip: point at the prefixes instead of a grammar error
     if (e instanceof MoatError && e.code === 'BAD_REFERENCE' && existsSync(ref)) {
-      throw new MoatError(
-        'BAD_REFERENCE',
-        `${e.message}; for local images write ${LOCAL_PREFIXES.map((p) => `${p}${ref}`).join(', ')}`,
-      );
+      const hint = statSync(ref).isDirectory()
+        ? `oci:${ref} (an OCI layout) or dir:${ref} (a root filesystem)`
+        : `docker-archive:${ref}`;
+      throw new MoatError('BAD_REFERENCE', `${e.message}; for a local image write ${hint}`);
     }
     throw e;
   }

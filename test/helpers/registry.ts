@@ -26,6 +26,8 @@ export interface RegistryOptions {
   /** token auth: which JSON field carries the token, and what anonymous requests get */
   tokenField?: 'both' | 'token' | 'access_token';
   tokenAnonymous?: 'deny' | 'empty';
+  /** serve HTTPS with a self-signed certificate */
+  tls?: boolean;
 }
 
 export interface RunningRegistry {
@@ -77,6 +79,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
       REG_DIR: dir,
     };
     if (opts.auth) env.REG_AUTH = `${user}:${password}`;
+    if (opts.tls) env.REG_TLS = '1';
     if (opts.auth === 'token') {
       env.REG_TOKEN = '1';
       env.REG_TOKEN_PORT = String(await freePort());

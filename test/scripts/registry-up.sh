@@ -10,6 +10,8 @@
 #        REG_TOKEN=1                   ... or, with REG_AUTH, Bearer tokens from registry-token-server.mjs
 #        REG_TOKEN_PORT=$((REG_PORT+1))  the token server's port (realm http://127.0.0.1:PORT/token)
 #        REG_TOKEN_FIELD=both|token|access_token   REG_TOKEN_ANON=deny|empty   (see the token server)
+#        REG_TLS=1                     serve HTTPS with a self-signed certificate for 127.0.0.1/localhost
+#                                      ($REG_DIR/tls.crt), to test TLS verification and --insecure
 #        REG_NOTIFY_URL=http://...      POST push/pull events there
 # The token setup is a small PKI made with openssl: a CA (the registry's rootcertbundle) and a signing
 # certificate issued by it, whose chain the token server sends in each JWT's x5c header.
@@ -64,6 +66,14 @@ http:
   headers: {X-Content-Type-Options: [nosniff]}
 EOF
 
+SCHEME=http
+if [[ -n ${REG_TLS:-} ]]; then
+  SCHEME=https
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost -keyout "$DIR/tls.key" -out "$DIR/tls.crt" 2>/dev/null
+  printf '  tls: {certificate: %s, key: %s}\n' "$DIR/tls.crt" "$DIR/tls.key" >> "$DIR/config.yml"
+fi
+
 if [[ -n ${REG_AUTH:-} && -n ${REG_TOKEN:-} ]]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=moat-test-ca \
     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
@@ -108,7 +118,7 @@ unset $(compgen -e | grep '^REGISTRY_' || true)
 setsid docker-registry serve "$DIR/config.yml" >"$DIR/registry.log" 2>&1 </dev/null &
 echo $! > "$DIR/registry.pid"
 for _ in $(seq 200); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' "http://$(hostport)/v2/" || true)
+  code=$(curl -sk -o /dev/null -w '%{http_code}' "$SCHEME://$(hostport)/v2/" || true)
   if [[ $code == 200 || $code == 401 ]]; then echo "REGISTRY=$(hostport)"; exit 0; fi
   pid registry >/dev/null || break
   sleep 0.05

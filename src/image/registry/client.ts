@@ -11,6 +11,7 @@ import {
   isAbort,
   isRetryableError,
   isTlsProtocolError,
+  isTlsVerifyError,
   networkError,
   readBody,
   type Transport,
@@ -19,6 +20,8 @@ import {
 const MAX_ERROR_BODY = 64 * 1024;
 /** A blob download cut by a connection reset is resumed with a Range request this many times. */
 const MAX_RESUMES = 3;
+/** A missing tag's error lists this many of the repository's tags. */
+const MAX_TAGS_SHOWN = 10;
 
 export interface FetchedManifest {
   bytes: Buffer;
@@ -93,9 +96,8 @@ export class RegistryClient {
         }
         throw this.#net(e, subject);
       }
-      const mapped = this.#net(e, subject);
       // a loopback registry with an untrusted certificate speaks TLS: downgrading would not help
-      if (mapped instanceof MoatError && mapped.message.includes('certificate')) throw mapped;
+      if (isTlsVerifyError(e)) throw this.#net(e, subject);
       log.debug(
         { registry: host, reason: String((e as Error).message).trim() },
         'HTTPS failed, trying plain HTTP',
@@ -121,7 +123,7 @@ export class RegistryClient {
 
   /** GET /v2/<repo>/<kind>/<reference>, with auth, returning a 2xx (206 for ranges) or throwing a MoatError. */
   async #get(
-    kind: 'manifests' | 'blobs',
+    kind: 'manifests' | 'blobs' | 'tags',
     reference: string,
     subject: string,
     headers: Record<string, string>,
@@ -150,7 +152,7 @@ export class RegistryClient {
         throw this.#unauthorized(subject, res.status === 403 ? 'denied' : 'refused');
       }
       const err = await registryError(res);
-      if (res.status === 404) throw this.#notFound(kind, reference, subject, err.code);
+      if (res.status === 404) throw await this.#notFound(kind, reference, subject, err.code);
       throw new MoatError(
         'REGISTRY',
         `${subject}: registry ${this.#host} returned HTTP ${res.status}${detail(err)}`,
@@ -174,18 +176,42 @@ export class RegistryClient {
     );
   }
 
-  #notFound(kind: 'manifests' | 'blobs', reference: string, subject: string, code?: string): MoatError {
+  async #notFound(kind: string, reference: string, subject: string, code?: string): Promise<MoatError> {
     const where = `${this.#ref.registry}/${this.#ref.repository}`;
-    if (code === 'NAME_UNKNOWN') {
-      return new MoatError(
+    const repoMissing = () =>
+      new MoatError(
         'NOT_FOUND',
         `${subject}: repository ${this.#ref.repository} not found on ${this.#ref.registry}`,
       );
-    }
+    if (code === 'NAME_UNKNOWN') return repoMissing();
     if (kind === 'blobs')
       return new MoatError('NOT_FOUND', `${subject}: blob ${reference} not found in ${where}`);
-    const what = reference.includes(':') ? 'manifest' : 'tag';
-    return new MoatError('NOT_FOUND', `${subject}: ${what} ${reference} not found in ${where}`);
+    if (kind !== 'manifests') return new MoatError('NOT_FOUND', `${subject}: ${where} not found`);
+    if (!digestProblem(reference)) {
+      return new MoatError('NOT_FOUND', `${subject}: manifest ${reference} not found in ${where}`);
+    }
+    // Distribution answers MANIFEST_UNKNOWN for unknown repositories too: the tag list tells them apart
+    const tags = await this.#tags(subject);
+    if (tags === null) return repoMissing();
+    const known =
+      tags === undefined
+        ? ''
+        : ` (tags: ${tags.slice(0, MAX_TAGS_SHOWN).join(', ') || 'none'}${tags.length > MAX_TAGS_SHOWN ? `, ${tags.length - MAX_TAGS_SHOWN} more` : ''})`;
+    return new MoatError('NOT_FOUND', `${subject}: tag ${reference} not found in ${where}${known}`);
+  }
+
+  /** The repository's tags; null when the repository does not exist, undefined when the list is unavailable. */
+  async #tags(subject: string): Promise<string[] | null | undefined> {
+    try {
+      const res = await this.#get('tags', 'list', subject, { accept: 'application/json' });
+      const doc = JSON.parse((await readBody(res, MAX_ERROR_BODY * 16, subject)).toString('utf8')) as {
+        tags?: unknown;
+      };
+      return Array.isArray(doc.tags) ? doc.tags.filter((t): t is string => typeof t === 'string') : [];
+    } catch (e) {
+      if (e instanceof MoatError && e.code === 'NOT_FOUND') return null;
+      return undefined;
+    }
   }
 
   /**

@@ -62,6 +62,11 @@ export function isTlsProtocolError(e: unknown): boolean {
   return code.startsWith('ERR_SSL_') || code === 'EPROTO';
 }
 
+/** The server speaks TLS but its certificate is not trusted. */
+export function isTlsVerifyError(e: unknown): boolean {
+  return TLS_VERIFY_CODES.has(errorCode(e) ?? '');
+}
+
 export function isRetryableError(e: unknown): boolean {
   const code = errorCode(e);
   return code !== undefined && RETRY_CODES.has(code);
