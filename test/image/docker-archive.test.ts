@@ -205,7 +205,10 @@ describe('docker-archive: bad archives', () => {
   });
 
   it('points at the docker-archive: prefix when a path is given as a reference', async () => {
-    await assert.rejects(openImage(go()), isMoat('BAD_REFERENCE', new RegExp(`for a local image write docker-archive:${go()}$`)));
+    await assert.rejects(
+      openImage(go()),
+      isMoat('BAD_REFERENCE', new RegExp(`for a local image write docker-archive:${go()}$`)),
+    );
   });
 
   it('refuses a truncated archive', async () => {

@@ -32,12 +32,22 @@ const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).
 
 interface RawIndex {
   mediaType: string;
-  manifests: { mediaType: string; digest: string; platform: { os: string; architecture: string; variant?: string } }[];
+  manifests: {
+    mediaType: string;
+    digest: string;
+    platform: { os: string; architecture: string; variant?: string };
+  }[];
 }
 
 /** The manifest as the registry stores it, fetched by skopeo (independent of moat). */
 async function rawManifest(ref: string, creds?: string): Promise<Buffer> {
-  const args = ['inspect', '--raw', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`];
+  const args = [
+    'inspect',
+    '--raw',
+    '--tls-verify=false',
+    ...(creds ? ['--creds', creds] : []),
+    `docker://${ref}`,
+  ];
   const { stdout } = await run('skopeo', args, { encoding: 'buffer', maxBuffer: 8 * 1024 * 1024 });
   return stdout;
 }
@@ -61,7 +71,10 @@ describe('registry: anonymous Distribution on loopback', () => {
     await Promise.all([
       pushImage(images.oci, 'go-scratch', `${h}/moat-test/go-scratch:latest`),
       pushImage(images.fixtures, 'multiarch', `${h}/moat-test/multiarch:oci`, undefined, { all: true }),
-      pushImage(images.fixtures, 'multiarch', `${h}/moat-test/multiarch:v2s2`, undefined, { all: true, format: 'v2s2' }),
+      pushImage(images.fixtures, 'multiarch', `${h}/moat-test/multiarch:v2s2`, undefined, {
+        all: true,
+        format: 'v2s2',
+      }),
       // skopeo 1.9 cannot read the schema 2 manifest of the fixture layout back, so convert while pushing
       pushImage(images.oci, 'base', `${h}/moat-test/base:v2s2`, undefined, { format: 'v2s2' }),
       pushImage(images.fixtures, 'base-zstd', `${h}/moat-test/base:zstd`),
@@ -72,7 +85,10 @@ describe('registry: anonymous Distribution on loopback', () => {
   it('pulls an OCI image by tag and by digest, verifying every layer, with progress', async () => {
     const ref = `${reg.host}/moat-test/go-scratch:latest`;
     const raw = await rawManifest(ref);
-    const manifest = JSON.parse(raw.toString()) as { config: { digest: string }; layers: { digest: string; size: number }[] };
+    const manifest = JSON.parse(raw.toString()) as {
+      config: { digest: string };
+      layers: { digest: string; size: number }[];
+    };
     const events: ProgressEvent[] = [];
     const img = await openImage(ref, { onProgress: (e) => events.push(e) });
     assert.equal(img.source, 'registry');
@@ -120,7 +136,10 @@ describe('registry: anonymous Distribution on loopback', () => {
       const available = index.manifests.map((m) => platformOf(m.platform)).join(', ');
       await assert.rejects(
         openImage(ref, { platform: 'linux/s390x' }),
-        isMoat('NO_MATCHING_PLATFORM', new RegExp(`^${ref}: no image for platform linux/s390x; available: ${available}`)),
+        isMoat(
+          'NO_MATCHING_PLATFORM',
+          new RegExp(`^${ref}: no image for platform linux/s390x; available: ${available}`),
+        ),
       );
     });
   }
@@ -141,7 +160,10 @@ describe('registry: anonymous Distribution on loopback', () => {
   it('says which of repository and tag is missing', async () => {
     await assert.rejects(
       openImage(`${reg.host}/moat-test/go-scratch:nope`),
-      isMoat('NOT_FOUND', new RegExp(`: tag nope not found in ${reg.host}/moat-test/go-scratch \\(tags: latest\\)$`)),
+      isMoat(
+        'NOT_FOUND',
+        new RegExp(`: tag nope not found in ${reg.host}/moat-test/go-scratch \\(tags: latest\\)$`),
+      ),
     );
     await assert.rejects(
       openImage(`${reg.host}/moat-test/none:latest`),
@@ -160,11 +182,17 @@ describe('registry: anonymous Distribution on loopback', () => {
       const start = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
       const location = new URL(start.headers.get('location')!, base);
       location.searchParams.set('digest', sha256(data));
-      const put = await fetch(location, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
+      const put = await fetch(location, {
+        method: 'PUT',
+        body: data,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       assert.equal(put.status, 201);
       return { digest: sha256(data), size: data.length };
     };
-    const helm = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/images/helm-chart-manifest.json'), 'utf8'));
+    const helm = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../fixtures/images/helm-chart-manifest.json'), 'utf8'),
+    );
     helm.config = { ...helm.config, ...(await upload(Buffer.from('{"name":"nginx","version":"1.0.0"}'))) };
     helm.layers[0] = { ...helm.layers[0], ...(await upload(Buffer.from('not really a chart'))) };
     const res = await fetch(`${base}/manifests/1.0.0`, {
@@ -175,7 +203,10 @@ describe('registry: anonymous Distribution on loopback', () => {
     assert.equal(res.status, 201, await res.text());
     await assert.rejects(
       openImage(`${reg.host}/moat-test/chart:1.0.0`),
-      isMoat('UNSUPPORTED_MEDIA_TYPE', /not a container image \(config media type "application\/vnd\.cncf\.helm\.config\.v1\+json"\)/),
+      isMoat(
+        'UNSUPPORTED_MEDIA_TYPE',
+        /not a container image \(config media type "application\/vnd\.cncf\.helm\.config\.v1\+json"\)/,
+      ),
     );
   });
 });
@@ -198,11 +229,19 @@ describe('registry: basic auth', () => {
     await img.close();
     await assert.rejects(
       openImage(ref, { username: reg.user, password: 'wrong' }),
-      isMoat('UNAUTHORIZED', new RegExp(`^${ref}: registry ${reg.host} refused access to moat-test/go-scratch with the credentials of user "alice" \\(from options\\)$`)),
+      isMoat(
+        'UNAUTHORIZED',
+        new RegExp(
+          `^${ref}: registry ${reg.host} refused access to moat-test/go-scratch with the credentials of user "alice" \\(from options\\)$`,
+        ),
+      ),
     );
     await assert.rejects(
       openImage(ref, { dockerConfigPath: join(tmp.path, 'no-config.json') }),
-      isMoat('UNAUTHORIZED', /refused anonymous access to moat-test\/go-scratch \(.*no credentials|give --username/),
+      isMoat(
+        'UNAUTHORIZED',
+        /refused anonymous access to moat-test\/go-scratch \(.*no credentials|give --username/,
+      ),
     );
   });
 
@@ -213,7 +252,9 @@ describe('registry: basic auth', () => {
     const write = (user: string, password: string) =>
       writeFile(
         join(dir, 'config.json'),
-        JSON.stringify({ auths: { [`http://${reg.host}`]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }),
+        JSON.stringify({
+          auths: { [`http://${reg.host}`]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } },
+        }),
       );
     const saved = process.env.DOCKER_CONFIG;
     process.env.DOCKER_CONFIG = dir;
@@ -223,7 +264,10 @@ describe('registry: basic auth', () => {
       await checkLayers(img);
       await img.close();
       await write(reg.user!, 'stale');
-      await assert.rejects(openImage(ref), isMoat('UNAUTHORIZED', new RegExp(`user "alice" \\(from ${join(dir, 'config.json')}\\)`)));
+      await assert.rejects(
+        openImage(ref),
+        isMoat('UNAUTHORIZED', new RegExp(`user "alice" \\(from ${join(dir, 'config.json')}\\)`)),
+      );
     } finally {
       if (saved === undefined) delete process.env.DOCKER_CONFIG;
       else process.env.DOCKER_CONFIG = saved;
@@ -239,16 +283,24 @@ describe('registry: Bearer token auth', () => {
     try {
       await pushImage(images.oci, 'go-scratch', `${reg.host}/moat-test/go-scratch:latest`, creds(reg));
       const ref = `${reg.host}/moat-test/go-scratch:latest`;
-      const log = () => readFileSync(join(reg.dir, 'token.log'), 'utf8').split('\n').filter((l) => l.startsWith('token for'));
+      const log = () =>
+        readFileSync(join(reg.dir, 'token.log'), 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('token for'));
       const before = log().length;
       const img = await openImage(ref, creds(reg));
       await checkLayers(img);
       await img.close();
       const issued = log().slice(before);
-      assert.deepEqual(issued, ['token for alice service=moat-registry scopes=repository:moat-test/go-scratch:pull']);
+      assert.deepEqual(issued, [
+        'token for alice service=moat-registry scopes=repository:moat-test/go-scratch:pull',
+      ]);
       await assert.rejects(
         openImage(ref, { username: 'alice', password: 'wrong' }),
-        isMoat('UNAUTHORIZED', /token server 127\.0\.0\.1:\d+ refused the credentials of user "alice" \(from options\)/),
+        isMoat(
+          'UNAUTHORIZED',
+          /token server 127\.0\.0\.1:\d+ refused the credentials of user "alice" \(from options\)/,
+        ),
       );
       await assert.rejects(
         openImage(ref, { dockerConfigPath: join(tmp.path, 'none.json') }),
@@ -269,7 +321,10 @@ describe('registry: Bearer token auth', () => {
       await img.close();
       await assert.rejects(
         openImage(ref, { dockerConfigPath: join(tmp.path, 'none.json') }),
-        isMoat('UNAUTHORIZED', new RegExp(`registry ${reg.host} refused anonymous access to moat-test/go-scratch`)),
+        isMoat(
+          'UNAUTHORIZED',
+          new RegExp(`registry ${reg.host} refused anonymous access to moat-test/go-scratch`),
+        ),
       );
     } finally {
       await reg.stop();
@@ -282,14 +337,21 @@ describe('registry: plain HTTP only for loopback', () => {
     .flat()
     .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 
-  it('refuses a plain-HTTP registry on a non-loopback address unless --insecure', { skip: !address && 'no non-loopback IPv4 address' }, async () => {
+  it('refuses a plain-HTTP registry on a non-loopback address unless --insecure', {
+    skip: !address && 'no non-loopback IPv4 address',
+  }, async () => {
     const reg = await startRegistry({ listen: address });
     try {
       await pushImage(images.oci, 'go-scratch', `${reg.host}/moat-test/go-scratch:latest`);
       const ref = `${reg.host}/moat-test/go-scratch:latest`;
       await assert.rejects(
         openImage(ref),
-        isMoat('INSECURE', new RegExp(`^${ref}: registry ${reg.host} does not speak HTTPS; plain HTTP is used only for loopback hosts or with --insecure$`)),
+        isMoat(
+          'INSECURE',
+          new RegExp(
+            `^${ref}: registry ${reg.host} does not speak HTTPS; plain HTTP is used only for loopback hosts or with --insecure$`,
+          ),
+        ),
       );
       const img = await openImage(ref, { insecure: true });
       await checkLayers(img);
@@ -309,7 +371,12 @@ describe('registry: TLS', () => {
       // loopback does not downgrade to plain HTTP when the server speaks TLS with a bad certificate
       await assert.rejects(
         openImage(ref),
-        isMoat('NETWORK', new RegExp(`TLS certificate of registry ${reg.host} is not trusted \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); use --insecure`)),
+        isMoat(
+          'NETWORK',
+          new RegExp(
+            `TLS certificate of registry ${reg.host} is not trusted \\(DEPTH_ZERO_SELF_SIGNED_CERT\\); use --insecure`,
+          ),
+        ),
       );
       const img = await openImage(ref, { insecure: true });
       await checkLayers(img);
@@ -327,7 +394,10 @@ describe('registry: failures', () => {
     const port = await freePort();
     await assert.rejects(
       openImage(`127.0.0.1:${port}/moat-test/go-scratch`),
-      isMoat('NETWORK', new RegExp(`cannot connect to registry 127\\.0\\.0\\.1:${port}: connection refused$`)),
+      isMoat(
+        'NETWORK',
+        new RegExp(`cannot connect to registry 127\\.0\\.0\\.1:${port}: connection refused$`),
+      ),
     );
   });
 
@@ -362,7 +432,10 @@ describe('registry: failures', () => {
     });
     try {
       const img = await openImage(`${server.host}/x/img:go-scratch`, { timeoutMs: 300 });
-      await assert.rejects(hashStream(await img.openLayer(img.layers[0]!)), isMoat('TIMEOUT', /stopped sending data within 300 ms/));
+      await assert.rejects(
+        hashStream(await img.openLayer(img.layers[0]!)),
+        isMoat('TIMEOUT', /stopped sending data within 300 ms/),
+      );
       await img.close();
     } finally {
       await server.close();
@@ -370,7 +443,10 @@ describe('registry: failures', () => {
   });
 
   it('fails on tampered blob bytes and on a manifest that does not match its digest', async () => {
-    const manifest = layoutBlob<{ layers: { digest: string }[]; config: { digest: string } }>(images.oci, go().digest);
+    const manifest = layoutBlob<{ layers: { digest: string }[]; config: { digest: string } }>(
+      images.oci,
+      go().digest,
+    );
     const layer = manifest.layers[0]!.digest;
     let tamperManifest = false;
     const server = await serveLayout(images.oci, {
@@ -397,11 +473,22 @@ describe('registry: failures', () => {
       const img = await openImage(ref);
       await assert.rejects(
         hashStream(await img.openLayer(img.layers[0]!)),
-        isMoat('DIGEST_MISMATCH', new RegExp(`^layer 0 \\(${layer}\\) of ${server.host}/x/img:go-scratch: content does not match digest ${layer}`)),
+        isMoat(
+          'DIGEST_MISMATCH',
+          new RegExp(
+            `^layer 0 \\(${layer}\\) of ${server.host}/x/img:go-scratch: content does not match digest ${layer}`,
+          ),
+        ),
       );
       await img.close();
       tamperManifest = true;
-      await assert.rejects(openImage(ref), isMoat('DIGEST_MISMATCH', new RegExp(`${ref}: manifest: content does not match digest ${go().digest}`)));
+      await assert.rejects(
+        openImage(ref),
+        isMoat(
+          'DIGEST_MISMATCH',
+          new RegExp(`${ref}: manifest: content does not match digest ${go().digest}`),
+        ),
+      );
       await assert.rejects(openImage(`${server.host}/x/img@${go().digest}`), isMoat('DIGEST_MISMATCH'));
     } finally {
       await server.close();
@@ -434,7 +521,10 @@ describe('registry: failures', () => {
       const before = server.requests.length;
       await assert.rejects(
         openImage(`${server.host}/x/img:go-scratch`),
-        isMoat('REGISTRY', new RegExp(`registry ${server.host} returned HTTP 500 \\(UNKNOWN: storage backend down\\)$`)),
+        isMoat(
+          'REGISTRY',
+          new RegExp(`registry ${server.host} returned HTTP 500 \\(UNKNOWN: storage backend down\\)$`),
+        ),
       );
       assert.equal(server.requests.slice(before).filter((r) => r.url.includes('/manifests/')).length, 4);
     } finally {
@@ -452,7 +542,10 @@ describe('registry: failures', () => {
         const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
         if (range) {
           const from = Number(range[1]);
-          res.writeHead(206, { 'content-range': `bytes ${from}-${data.length - 1}/${data.length}`, 'content-length': data.length - from });
+          res.writeHead(206, {
+            'content-range': `bytes ${from}-${data.length - 1}/${data.length}`,
+            'content-length': data.length - from,
+          });
           res.end(data.subarray(from));
           return true;
         }
@@ -497,7 +590,10 @@ describe('registry: failures', () => {
       const img = await openImage(`${server.host}/x/img:go-scratch`, { username: 'alice', password: 'pw' });
       await checkLayers(img);
       await img.close();
-      assert.ok(storage.requests.some((r) => r.url.includes('/blobs/')), 'blobs came from the storage server');
+      assert.ok(
+        storage.requests.some((r) => r.url.includes('/blobs/')),
+        'blobs came from the storage server',
+      );
       assert.ok(storage.requests.every((r) => r.headers.authorization === undefined));
     } finally {
       await server.close();
@@ -515,10 +611,16 @@ describe('registry: failures', () => {
       },
     });
     try {
-      await assert.rejects(openImage(`${server.host}/x/img:huge`), isMoat('BAD_MANIFEST', /exceeds the 4194304-byte limit/));
+      await assert.rejects(
+        openImage(`${server.host}/x/img:huge`),
+        isMoat('BAD_MANIFEST', /exceeds the 4194304-byte limit/),
+      );
       const ac = new AbortController();
       ac.abort();
-      await assert.rejects(openImage(`${server.host}/x/img:go-scratch`, { signal: ac.signal }), (e) => (e as Error).name === 'AbortError');
+      await assert.rejects(
+        openImage(`${server.host}/x/img:go-scratch`, { signal: ac.signal }),
+        (e) => (e as Error).name === 'AbortError',
+      );
     } finally {
       await server.close();
     }
