@@ -157,10 +157,11 @@ export function parseManifest(bytes: Buffer, subject: string, declared?: string)
     throw badManifest(subject, `not JSON (${(e as Error).message})`);
   }
   if (!isObject(doc)) throw badManifest(subject, 'not a JSON object');
-  const declaredType = declared?.split(';')[0]?.trim();
+  // a generic declaration (application/json, octet-stream) says nothing: only known types are taken from it
+  const declaredType = declared?.split(';')[0]?.trim() ?? '';
+  const known = INDEX_TYPES.has(declaredType) || IMAGE_TYPES.has(declaredType) || SCHEMA1.has(declaredType);
   let mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
-  if (mediaType === undefined && declaredType && declaredType !== 'application/json')
-    mediaType = declaredType;
+  if (mediaType === undefined && known) mediaType = declaredType;
   if (doc.schemaVersion === 1)
     throw unsupported(subject, 'application/vnd.docker.distribution.manifest.v1+json');
   if (mediaType === undefined) {

@@ -13,6 +13,7 @@ import {
   isTlsProtocolError,
   isTlsVerifyError,
   networkError,
+  oneLine,
   readBody,
   type Transport,
 } from './http.js';
@@ -144,7 +145,8 @@ export class RegistryClient {
         const challenge = this.#auth.setChallenge(res.headers['www-authenticate']);
         await discard(res);
         this.#auth.invalidate(this.#scope);
-        if (challenge?.scheme === 'bearer' || (challenge?.scheme === 'basic' && !authorization)) continue;
+        const canBasic = challenge?.scheme === 'basic' && !authorization && this.#auth.credentials;
+        if (challenge?.scheme === 'bearer' || canBasic) continue;
         throw this.#unauthorized(subject, 'refused');
       }
       if (res.status === 401 || res.status === 403) {
@@ -296,5 +298,5 @@ export class RegistryClient {
 
 function detail(err: { code?: string; message?: string }): string {
   if (!err.code && !err.message) return '';
-  return ` (${[err.code, err.message].filter(Boolean).join(': ')})`;
+  return ` (${oneLine([err.code, err.message].filter(Boolean).join(': '))})`;
 }

@@ -46,6 +46,12 @@ const BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 4000;
 const MAX_RETRY_AFTER_MS = 10_000;
 
+/** Foreign text (server messages, OpenSSL errors) squeezed into one bounded line for a MoatError. */
+export function oneLine(s: string, max = 300): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
 function errorCode(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
@@ -98,9 +104,13 @@ export function networkError(e: unknown, host: string, subject: string, timeoutM
       { cause: e },
     );
   }
-  return new MoatError('NETWORK', `${subject}: network error talking to registry ${host}: ${code || msg}`, {
-    cause: e,
-  });
+  return new MoatError(
+    'NETWORK',
+    `${subject}: network error talking to registry ${host}: ${code || oneLine(msg)}`,
+    {
+      cause: e,
+    },
+  );
 }
 
 function retryAfterMs(h: string | string[] | undefined): number | undefined {
