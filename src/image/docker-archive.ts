@@ -22,7 +22,7 @@ import type { LayerDescriptor, OpenedImage } from './types.js';
 import { sha256Digest, verifiedStream, verifyBuffer } from './verify.js';
 
 /** A member of the outer tar: where its data starts in the file and how long it is. */
-export interface TarMember {
+interface TarMember {
   name: string;
   offset: number;
   size: number;
@@ -85,11 +85,7 @@ function parsePax(data: Buffer): Record<string, string> {
  * Indexes a tar file by reading only its headers and seeking over member data, so that a multi-GB
  * `docker save` archive is indexed in a few reads per member. Handles ustar prefixes, PAX and GNU long names.
  */
-export async function indexTar(
-  fh: FileHandle,
-  file: string,
-  fileSize: number,
-): Promise<Map<string, TarMember>> {
+async function indexTar(fh: FileHandle, file: string, fileSize: number): Promise<Map<string, TarMember>> {
   const members = new Map<string, TarMember>();
   const header = Buffer.alloc(BLOCK);
   let pos = 0;
@@ -149,7 +145,7 @@ export async function indexTar(
 }
 
 /** An indexed tar file whose members are read by byte range, following links inside the archive. */
-export class TarFile {
+class TarFile {
   readonly path: string;
   readonly #fh: FileHandle;
   readonly #members: Map<string, TarMember>;

@@ -39,7 +39,7 @@ const CONTAINERD_NAME = 'io.containerd.image.name';
 export const READ_CHUNK = 512 * 1024;
 
 /** blobs/<alg>/<hex> for a digest; the digest is validated first, so the path cannot escape the layout. */
-export function blobPath(digest: string, subject: string): string {
+function blobPath(digest: string, subject: string): string {
   const { algorithm, hex } = parseDigest(digest, subject);
   return `blobs/${algorithm}/${hex}`;
 }
@@ -61,7 +61,7 @@ function refNames(d: Descriptor): string[] {
 }
 
 /** A layout in a directory: blobs are opened by digest-derived paths only. */
-export function dirLayoutFiles(dir: string): LayoutFiles {
+function dirLayoutFiles(dir: string): LayoutFiles {
   return {
     describe: dir,
     async read(path, max, subject) {

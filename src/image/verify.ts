@@ -64,7 +64,7 @@ export function verifyBuffer(data: Buffer, expected: BlobExpectation): void {
  * A pass-through that hashes what flows through it. It fails as soon as more bytes than the descriptor's
  * size arrive (a hostile server cannot stream forever), and at the end when the size or digest differ.
  */
-export class DigestVerifier extends Transform {
+class DigestVerifier extends Transform {
   readonly #hash: Hash;
   readonly #expected: BlobExpectation;
   readonly #algorithm: string;

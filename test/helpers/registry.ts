@@ -28,6 +28,8 @@ export interface RegistryOptions {
   tokenAnonymous?: 'deny' | 'empty';
   /** serve HTTPS with a self-signed certificate */
   tls?: boolean;
+  /** POST registry events (push, pull) to this URL */
+  notifyUrl?: string;
 }
 
 export interface RunningRegistry {
@@ -80,6 +82,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
     };
     if (opts.auth) env.REG_AUTH = `${user}:${password}`;
     if (opts.tls) env.REG_TLS = '1';
+    if (opts.notifyUrl) env.REG_NOTIFY_URL = opts.notifyUrl;
     if (opts.auth === 'token') {
       env.REG_TOKEN = '1';
       env.REG_TOKEN_PORT = String(await freePort());

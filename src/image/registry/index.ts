@@ -9,9 +9,6 @@ import { RegistryClient } from './client.js';
 import { findCredentials } from './credentials.js';
 import { Transport } from './http.js';
 
-export { parseChallenges } from './auth.js';
-export { type Credentials, findCredentials } from './credentials.js';
-
 /** Connect, response-header and idle-body timeout unless the caller sets one. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
