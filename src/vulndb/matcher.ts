@@ -132,12 +132,23 @@ export class Matcher {
     if (!this.rows.has(rowsKey)) this.prefetch([q]);
     const out: { row: Row; fixed?: string }[] = [];
     const scheme = q.scheme;
+    // many records of a package share a fix (one upload fixing several CVEs): compare each fix once
+    const below = new Map<string, boolean>();
     for (const row of this.rows.get(rowsKey) ?? []) {
       if (row.raw === null) {
         // simple row: affected below its fix (all versions without one); ordered by the ecosystem's scheme
         if (!scheme) continue;
-        if (row.fix === null) out.push({ row });
-        else if (scheme.compare(q.version, row.fix) < 0) out.push({ row, fixed: row.fix });
+        const fix = row.fix;
+        if (fix === null) {
+          out.push({ row });
+          continue;
+        }
+        let hit = below.get(fix);
+        if (hit === undefined) {
+          hit = scheme.compare(q.version, fix) < 0;
+          below.set(fix, hit);
+        }
+        if (hit) out.push({ row, fixed: fix });
         continue;
       }
       row.entries ??= JSON.parse(row.raw) as StoredEntry[];

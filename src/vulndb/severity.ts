@@ -178,14 +178,14 @@ const MAX_TITLE = 200;
 /** The finding's title: the summary, else the first non-empty line of the details, without markdown markers. */
 export function titleOf(summary: string | undefined, details: string | undefined): string | undefined {
   let t = summary?.trim();
-  if (!t && details) {
-    for (const line of details.split('\n')) {
-      const s = line.replace(/^[\s#*>-]+/, '').trim();
-      if (s) {
-        t = s;
-        break;
-      }
-    }
+  for (let start = 0; !t && details && start < details.length; ) {
+    const nl = details.indexOf('\n', start);
+    const end = nl < 0 ? details.length : nl;
+    t = details
+      .slice(start, end)
+      .replace(/^[\s#*>-]+/, '')
+      .trim();
+    start = end + 1;
   }
   if (!t) return undefined;
   return t.length > MAX_TITLE ? `${t.slice(0, MAX_TITLE - 1)}…` : t;
