@@ -12,11 +12,12 @@ import { baseEcosystem } from './osv.js';
  * - rpm distributions: the binary name at `[epoch:]version-release` (Red Hat lists binary RPMs), and the
  *   source RPM name when it differs (AlmaLinux, Rocky Linux, SUSE and openSUSE key on the source RPM).
  *
- * Ecosystems: the OS's own (`Debian:12`), plus the bare distribution name (`Debian`): OSV makes the release
- * suffix optional for several distributions, and a record without one is not scoped to a release, so it
- * applies to all of them. Ubuntu Pro (`Ubuntu:Pro:22.04:LTS`) fixes are not applied: they need an ESM
- * subscription. Red Hat records are scoped by CPE (`Red Hat:enterprise_linux:9::appstream`), so a RHEL
- * image also looks up every stream under `Red Hat:enterprise_linux:<major>::`.
+ * Ecosystems: the OS's own (`Debian:12`), plus the bare distribution name (`Debian`) where the OSV schema
+ * makes the release suffix optional (Debian, AlmaLinux, Rocky Linux): a record without one is not scoped to
+ * a release, so it applies to all of them. Where the suffix is mandatory (Ubuntu, Alpine, ...) a bare record
+ * is malformed and ignored. Ubuntu Pro (`Ubuntu:Pro:22.04:LTS`) fixes are not applied: they need an ESM
+ * subscription. Red Hat records are scoped by CPE (`Red Hat:enterprise_linux:9::appstream`), so a RHEL image
+ * looks up every stream under `Red Hat:enterprise_linux:<major>::`.
  */
 export interface PackageQuery {
   /** exact ecosystems to look up */
@@ -29,12 +30,15 @@ export interface PackageQuery {
   scheme: VersionScheme | undefined;
 }
 
+/** Distributions whose OSV ecosystem "might optionally have a :<RELEASE> suffix" (OSV schema, ecosystems list). */
+const OPTIONAL_RELEASE = new Set(['Debian', 'AlmaLinux', 'Rocky Linux']);
+
 /** The ecosystems an OS's packages are looked up in (exact names and prefixes). */
 export function ecosystemsFor(os: OsInfo): { ecosystems: string[]; prefixes: string[] } {
   const eco = os.ecosystem;
   if (!eco) return { ecosystems: [], prefixes: [] };
   const base = baseEcosystem(eco);
-  const ecosystems = eco === base ? [eco] : [eco, base];
+  const ecosystems = eco !== base && OPTIONAL_RELEASE.has(base) ? [eco, base] : [eco];
   const prefixes: string[] = [];
   if (base === 'Red Hat') {
     const major = os.version.split('.', 1)[0];
