@@ -101,12 +101,14 @@ export class Matcher {
     }
     for (const [k, { q, names }] of todo) {
       const list = [...names];
-      for (const n of list) this.rows.set(`${k}\0${n}`, []);
+      const byName = new Map<string, Row[]>();
+      for (const n of list) byName.set(n, []);
       const raw: CandidateRow[] = this.db.affected(q.ecosystems, list);
       for (const p of q.prefixes) for (const r of this.db.affectedByPrefix(p, list)) raw.push(r);
       for (const [rowid, name, ecosystem, id, fix, entries] of raw) {
-        this.rows.get(`${k}\0${name}`)?.push({ rowid, id, ecosystem, fix, raw: entries });
+        byName.get(name)?.push({ rowid, id, ecosystem, fix, raw: entries });
       }
+      for (const [n, rows] of byName) this.rows.set(`${k}\0${n}`, rows);
     }
   }
 
