@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { analyzerKey } from '../analyzers/index.js';
 import type { Analyzer, OsHint } from '../analyzers/types.js';
 import type { LayerDescriptor, OpenedImage } from '../image/types.js';
 import type { LayerRef, Package } from '../model/package.js';
@@ -24,7 +25,7 @@ import {
   type LayerAnalysis,
   readAliases,
 } from './layer.js';
-import { mergeLayers, planAliasReads } from './merge.js';
+import { LayeredFs, mergeLayers, planAliasReads } from './merge.js';
 
 export const DEFAULT_LAYER_CONCURRENCY = 3;
 
@@ -37,7 +38,7 @@ export interface InventoryOptions {
   /** an already open cache to use (a server shares one); otherwise one is opened in cacheDir */
   cache?: LayerCache;
   cacheLimits?: LayerCacheOptions;
-  /** the analyzers' versions as one string (src/analyzers analyzerKey); computed from `analyzers` if absent */
+  /** the analyzers' versions as one string; analyzerKey(analyzers) if absent */
   analyzerKey?: string;
   /** cap on a layer's decompressed bytes */
   maxLayerBytes?: number;
@@ -57,14 +58,6 @@ export interface Inventory {
   warnings: ScanWarning[];
   /** layers (and second-pass reads) answered by the layer cache */
   cacheHits: number;
-}
-
-/** The analyzers' names and versions: a cache key part that changes whenever an analyzer's output may. */
-export function analyzersKey(analyzers: readonly Analyzer[]): string {
-  return analyzers
-    .map((a) => `${a.name}@${a.version}`)
-    .sort()
-    .join(',');
 }
 
 /**
@@ -94,7 +87,7 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
   // a shared cache carries earlier scans' warnings; an own one reports everything, open included
   const cacheWarningsBefore = opts.cache ? opts.cache.warnings.length : 0;
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const keyBase = `${opts.analyzerKey ?? analyzersKey(opts.analyzers)}|f${LAYER_FORMAT}|m${maxFileBytes}`;
+  const keyBase = `${opts.analyzerKey ?? analyzerKey(opts.analyzers)}|f${LAYER_FORMAT}|m${maxFileBytes}`;
   const base: Omit<AnalyzeOptions, 'onBytes' | 'signal'> = {
     analyzers: opts.analyzers,
     tmpDir: join(opts.cacheDir, 'tmp'),
@@ -157,10 +150,18 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
     );
 
     // second pass: files that analyzers want under a path reached through a link
-    const plan = planAliasReads(image.name, analyses, opts.analyzers);
+    const fs = new LayeredFs(image.name, analyses);
+    // the plan depends only on the layers and analyzers: cached, a warm rescan skips walking every path
+    const planKey = `plan:${createHash('sha256')
+      .update(image.layers.map((l) => l.digest).join(','))
+      .digest('hex')}|${keyBase}`;
+    let aliasLayers = cache?.get<[number, AliasRequest[]][]>(planKey);
+    if (!Array.isArray(aliasLayers)) {
+      aliasLayers = [...planAliasReads(fs, opts.analyzers).entries()].sort((a, b) => a[0] - b[0]);
+      cache?.put(planKey, aliasLayers);
+    }
     const aliasOutputs = new Map<number, FileResult[]>();
     const warnings: ScanWarning[] = analyses.flatMap((a) => a.warnings);
-    const aliasLayers = [...plan.entries()].sort((a, b) => a[0] - b[0]);
     const aliasResults = await mapLimit(
       aliasLayers,
       opts.concurrency ?? DEFAULT_LAYER_CONCURRENCY,
@@ -195,7 +196,7 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
     }
 
     const refs = layerRefs(image);
-    const merged = mergeLayers({ image: image.name, layers: analyses, refs, aliasOutputs });
+    const merged = mergeLayers({ fs, refs, aliasOutputs });
     if (cache) warnings.push(...cache.warnings.slice(cacheWarningsBefore));
     return { osHints: merged.osHints, packages: merged.packages, layers: refs, warnings, cacheHits };
   } finally {

@@ -97,6 +97,14 @@ class Collector {
   private readonly tasks: Promise<void>[] = [];
   private readonly byName = new Map<string, Analyzer>();
   private pending: Planned[] | undefined;
+  /**
+   * the latest occurrence of each analyzed path: a tar may hold a path twice (the later one wins, as
+   * on extraction), so results of an earlier occurrence are dropped
+   */
+  private readonly latest = new Map<string, number>();
+  private seq = 0;
+  /** where each result's content came from: its occurrence and real path */
+  private readonly origin = new WeakMap<FileResult, { seq: number; real: string }>();
   private readonly aliases: Map<string, AliasRequest[]> | undefined;
 
   constructor(
@@ -132,6 +140,7 @@ class Collector {
   /** true when the entry's content is wanted */
   entry(e: LayerEntry): boolean {
     this.result.entries++;
+    if (this.latest.has(e.path)) this.latest.set(e.path, ++this.seq);
     if (e.size > this.opts.maxLayerBytes) {
       throw new MoatError(
         'LAYER_TOO_LARGE',
@@ -209,19 +218,22 @@ class Collector {
   }
 
   /** runs the planned analyzers on a complete file; `spoolPath` is removed afterwards */
-  content(_e: LayerEntry, input: { data?: Buffer; spoolPath?: string; size: number }): void {
+  content(e: LayerEntry, input: { data?: Buffer; spoolPath?: string; size: number }): void {
     const planned = this.pending;
     this.pending = undefined;
     if (!planned) {
       if (input.spoolPath) rmSync(input.spoolPath, { force: true });
       return;
     }
-    this.tasks.push(this.run(planned, input));
+    const seq = ++this.seq;
+    this.latest.set(e.path, seq);
+    this.tasks.push(this.run(planned, input, { seq, real: e.path }));
   }
 
   private async run(
     planned: Planned[],
     input: { data?: Buffer; spoolPath?: string; size: number },
+    origin: { seq: number; real: string },
   ): Promise<void> {
     try {
       for (const p of planned) {
@@ -235,6 +247,7 @@ class Collector {
           if (!output || (!output.os && !output.packages?.length)) continue;
           const r: FileResult = { path: p.as, analyzer: p.analyzer.name, output };
           if (this.aliases) r.entry = p.entry;
+          this.origin.set(r, origin);
           this.result.outputs.push(r);
         } catch (err) {
           this.warn(
@@ -251,6 +264,10 @@ class Collector {
 
   async finish(): Promise<LayerAnalysis> {
     await Promise.all(this.tasks);
+    this.result.outputs = this.result.outputs.filter((r) => {
+      const o = this.origin.get(r);
+      return o !== undefined && this.latest.get(o.real) === o.seq;
+    });
     // analyzers finish in any order; keep outputs in a stable order for the cache and the merge
     this.result.outputs.sort((a, b) => cmp(a.path, b.path) || cmp(a.analyzer, b.analyzer));
     return this.result;
@@ -380,7 +397,8 @@ export async function analyzeWalk(
   layer: LayerDescriptor,
   opts: AnalyzeOptions,
 ): Promise<LayerAnalysis> {
-  const c = new Collector(layer, opts);
+  // the decompressed-layer cap means nothing for files already on disk
+  const c = new Collector(layer, { ...opts, maxLayerBytes: Number.POSITIVE_INFINITY });
   await runWalk(walk, c, opts);
   return c.finish();
 }

@@ -13,60 +13,83 @@ import type { AliasRequest, FileResult, LayerAnalysis } from './layer.js';
 /** Linux's limit on symlinks followed in one lookup (MAXSYMLINKS, 40). */
 export const MAX_SYMLINK_HOPS = 40;
 
-interface LayerView {
-  files: Set<string>;
-  dirs: Set<string>;
-  symlinks: Map<string, string>;
-  hardlinks: Map<string, string>;
-  whiteouts: Set<string>;
-  opaque: Set<string>;
-}
+// what a layer has at a path, as bit flags
+const WHITEOUT = 1;
+const OPAQUE = 2;
+const SYMLINK = 4;
+const FILE = 8;
+const HARDLINK = 16;
+const DIR = 32;
+/** an upper entry at the same path replaces a lower one whatever its type */
+const HIDES_SAME = WHITEOUT | SYMLINK | FILE | HARDLINK | DIR;
+/** an upper ancestor hides a lower entry unless it is (still) a plain directory */
+const HIDES_BELOW = WHITEOUT | OPAQUE | SYMLINK | FILE | HARDLINK;
 
-function view(a: LayerAnalysis): LayerView {
-  return {
-    files: new Set(a.files),
-    dirs: new Set(a.dirs),
-    symlinks: new Map(a.symlinks),
-    hardlinks: new Map(a.hardlinks),
-    whiteouts: new Set(a.whiteouts),
-    opaque: new Set(a.opaqueDirs),
-  };
-}
-
-/** strict ancestors of a path, nearest last: "a/b/c" → ["a", "a/b"] */
-function ancestors(path: string): string[] {
-  const out: string[] = [];
-  for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
-  return out;
-}
-
-/** The image's filesystem as layers 0..n-1 stack up; `top` selects the state after layer `top`. */
+/** The image's filesystem as the layers stack up (the final state, and when each entry got hidden). */
 export class LayeredFs {
-  private readonly views: LayerView[];
-  private readonly final: {
-    symlinks: Map<string, string>;
-    /** regular (or special) file path → layer index */
-    files: Map<string, number>;
-    /** hardlink path → layer index */
-    hardlinks: Map<string, number>;
-  };
+  /**
+   * path → [layer, flags, layer, flags, ...] ascending by layer, for layers 1..n-1 only: those are the
+   * ones that can hide something, and one lookup per path component then covers all of them.
+   */
+  private readonly upper = new Map<string, number[]>();
+  private hardlinkTargets: Map<string, string>[] | undefined;
+  private finalState:
+    | {
+        symlinks: Map<string, string>;
+        /** regular (or special) file path → layer index */
+        files: Map<string, number>;
+        /** hardlink path → layer index */
+        hardlinks: Map<string, number>;
+      }
+    | undefined;
 
   constructor(
-    private readonly image: string,
+    readonly image: string,
     readonly layers: readonly LayerAnalysis[],
   ) {
-    this.views = layers.map(view);
-    const top = layers.length - 1;
+    for (let i = 1; i < layers.length; i++) {
+      const l = layers[i]!;
+      for (const p of l.whiteouts) this.mark(p, i, WHITEOUT);
+      for (const p of l.opaqueDirs) this.mark(p, i, OPAQUE);
+      for (const [p] of l.symlinks) this.mark(p, i, SYMLINK);
+      for (const p of l.files) this.mark(p, i, FILE);
+      for (const [p] of l.hardlinks) this.mark(p, i, HARDLINK);
+      for (const p of l.dirs) this.mark(p, i, DIR);
+    }
+  }
+
+  /** the entries visible at the top, computed on first use (a merge from a cached plan needs none) */
+  private get final(): NonNullable<LayeredFs['finalState']> {
+    if (this.finalState) return this.finalState;
+    const n = this.layers.length;
     const symlinks = new Map<string, string>();
     const files = new Map<string, number>();
     const hardlinks = new Map<string, number>();
-    for (let i = 0; i < this.views.length; i++) {
-      const v = this.views[i]!;
-      for (const [p, t] of v.symlinks) if (this.hiddenAt(p, i) > top) symlinks.set(p, t);
-      for (const p of v.files) if (this.hiddenAt(p, i) > top) files.set(p, i);
-      for (const p of v.hardlinks.keys()) if (this.hiddenAt(p, i) > top) hardlinks.set(p, i);
+    for (let i = 0; i < n; i++) {
+      const l = this.layers[i]!;
+      for (const [p, t] of l.symlinks) if (this.hiddenAt(p, i) === n) symlinks.set(p, t);
+      for (const p of l.files) if (this.hiddenAt(p, i) === n) files.set(p, i);
+      for (const [p] of l.hardlinks) if (this.hiddenAt(p, i) === n) hardlinks.set(p, i);
     }
-    this.final = { symlinks, files, hardlinks };
+    this.finalState = { symlinks, files, hardlinks };
+    return this.finalState;
+  }
+
+  private mark(path: string, layer: number, flag: number): void {
+    const list = this.upper.get(path);
+    if (!list) this.upper.set(path, [layer, flag]);
+    else if (list[list.length - 2] === layer) list[list.length - 1]! |= flag;
+    else list.push(layer, flag);
+  }
+
+  /** the first layer above `layer` whose flags at `path` match `mask`, or `best` */
+  private firstAbove(path: string, layer: number, mask: number, best: number): number {
+    const list = this.upper.get(path);
+    if (!list) return best;
+    for (let k = 0; k < list.length && list[k]! < best; k += 2) {
+      if (list[k]! > layer && list[k + 1]! & mask) return list[k]!;
+    }
+    return best;
   }
 
   /**
@@ -74,30 +97,13 @@ export class LayeredFs {
    * whiteout, an opaque or replaced ancestor, or a new entry at the same path); layers.length if none.
    */
   hiddenAt(path: string, layer: number): number {
-    const anc = ancestors(path);
-    for (let j = layer + 1; j < this.views.length; j++) {
-      const v = this.views[j]!;
-      if (
-        v.whiteouts.has(path) ||
-        v.files.has(path) ||
-        v.symlinks.has(path) ||
-        v.hardlinks.has(path) ||
-        v.dirs.has(path)
-      ) {
-        return j;
-      }
-      for (const a of anc) {
-        if (
-          v.whiteouts.has(a) ||
-          v.opaque.has(a) ||
-          v.symlinks.has(a) ||
-          v.files.has(a) ||
-          v.hardlinks.has(a)
-        )
-          return j;
-      }
+    let best = this.layers.length;
+    if (this.upper.size === 0 || layer === best - 1) return best;
+    best = this.firstAbove(path, layer, HIDES_SAME, best);
+    for (let i = path.indexOf('/'); i >= 0 && best > layer + 1; i = path.indexOf('/', i + 1)) {
+      best = this.firstAbove(path.slice(0, i), layer, HIDES_BELOW, best);
     }
-    return this.views.length;
+    return best;
   }
 
   /**
@@ -106,7 +112,7 @@ export class LayeredFs {
    * path with no symlink left in it. More than 40 hops is a SYMLINK_LOOP error naming `path`.
    */
   resolve(path: string): string {
-    const out: string[] = [];
+    let cur = '';
     // remaining components, next one last
     const todo = path.split('/').reverse();
     let hops = 0;
@@ -114,24 +120,26 @@ export class LayeredFs {
       const seg = todo.pop()!;
       if (seg === '' || seg === '.') continue;
       if (seg === '..') {
-        out.pop();
+        cur = cur.slice(0, Math.max(0, cur.lastIndexOf('/')));
         continue;
       }
-      out.push(seg);
-      const target = this.final.symlinks.get(out.join('/'));
-      if (target === undefined) continue;
+      const next = cur === '' ? seg : `${cur}/${seg}`;
+      const target = this.final.symlinks.get(next);
+      if (target === undefined) {
+        cur = next;
+        continue;
+      }
       if (++hops > MAX_SYMLINK_HOPS) {
         throw new MoatError(
           'SYMLINK_LOOP',
           `image ${this.image}: too many levels of symbolic links resolving "${path}" (more than ${MAX_SYMLINK_HOPS})`,
         );
       }
-      out.pop();
-      if (target.startsWith('/')) out.length = 0;
+      if (target.startsWith('/')) cur = '';
       const parts = target.split('/');
       for (let k = parts.length - 1; k >= 0; k--) todo.push(parts[k]!);
     }
-    return out.join('/');
+    return cur;
   }
 
   /** the layer holding the regular file or hardlink visible at a resolved path */
@@ -139,8 +147,9 @@ export class LayeredFs {
     const f = this.final.files.get(path);
     if (f !== undefined) return { layer: f };
     const h = this.final.hardlinks.get(path);
-    if (h !== undefined) return { layer: h, hardlink: this.views[h]!.hardlinks.get(path)! };
-    return undefined;
+    if (h === undefined) return undefined;
+    this.hardlinkTargets ??= this.layers.map((l) => new Map(l.hardlinks));
+    return { layer: h, hardlink: this.hardlinkTargets[h]!.get(path)! };
   }
 
   get finalSymlinks(): ReadonlyMap<string, string> {
@@ -164,12 +173,8 @@ function outputKey(layer: number, path: string, analyzer: string): string {
  * (var/lib/rpm → ../../usr/lib/sysimage/rpm) or a hardlink. When the analyzer has not already read
  * the real file, it must be read again from its layer. Returns the requests per layer index.
  */
-export function planAliasReads(
-  image: string,
-  layers: readonly LayerAnalysis[],
-  analyzers: readonly Analyzer[],
-): Map<number, AliasRequest[]> {
-  const fs = new LayeredFs(image, layers);
+export function planAliasReads(fs: LayeredFs, analyzers: readonly Analyzer[]): Map<number, AliasRequest[]> {
+  const layers = fs.layers;
   const analyzed = new Set<string>();
   layers.forEach((l, i) => {
     for (const o of l.outputs) analyzed.add(outputKey(i, o.path, o.analyzer));
@@ -239,9 +244,7 @@ export function planAliasReads(
 }
 
 export interface MergeInput {
-  /** names the image in errors */
-  image: string;
-  layers: readonly LayerAnalysis[];
+  fs: LayeredFs;
   /** LayerRef of each layer, same order */
   refs: readonly LayerRef[];
   /** second-pass results per layer index (from planAliasReads + readAliases) */
@@ -272,10 +275,10 @@ function packageKey(p: Package): string {
  * removed and installed again gets the layer that brought it back.
  */
 export function mergeLayers(input: MergeInput): MergeResult {
-  const fs = new LayeredFs(input.image, input.layers);
-  const n = input.layers.length;
+  const { fs } = input;
+  const n = fs.layers.length;
   const placed: Placed[] = [];
-  input.layers.forEach((l, i) => {
+  fs.layers.forEach((l, i) => {
     for (const r of l.outputs) placed.push({ layer: i, until: fs.hiddenAt(r.path, i), result: r });
     for (const r of input.aliasOutputs?.get(i) ?? []) {
       placed.push({ layer: i, until: fs.hiddenAt(r.entry ?? r.path, i), result: r });

@@ -18,6 +18,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'moat-layer-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const spool = join(tmp, 'tmp');
 
+const STATUS = 'var/lib/dpkg/status';
 const LAYER: LayerDescriptor = {
   index: 0,
   digest: 'sha256:aaaa',
@@ -207,6 +208,22 @@ describe('analyzeLayer', () => {
       'var/lib/dpkg/status',
     );
     assert.deepEqual(readdirSync(spool), []);
+  });
+
+  it('keeps only the last occurrence of a path written twice in one layer', async () => {
+    const twice = await run([
+      { path: STATUS, body: status('old=1') },
+      { path: STATUS, body: status('new=2') },
+    ]);
+    assert.deepEqual(
+      twice.outputs.flatMap((o) => o.output.packages!.map((p) => p.name)),
+      ['new'],
+    );
+    const replaced = await run([
+      { path: STATUS, body: status('old=1') },
+      { path: STATUS, type: 'symlink', linkname: '/elsewhere' },
+    ]);
+    assert.deepEqual(replaced.outputs, []);
   });
 
   it('re-reads requested files under their alias path', async () => {

@@ -37,7 +37,7 @@ async function analyze(layers: TarSpec[][]): Promise<{ analyses: LayerAnalysis[]
 
 async function merged(layers: TarSpec[][]) {
   const { analyses, refs } = await analyze(layers);
-  return mergeLayers({ image: 'test-image', layers: analyses, refs });
+  return mergeLayers({ fs: new LayeredFs('test-image', analyses), refs });
 }
 
 /** "name=version@layer" of each final package, sorted */
@@ -136,7 +136,7 @@ describe('mergeLayers: layer attribution', () => {
   it('keeps the LayerRef given for the layer', async () => {
     const { analyses } = await analyze([[{ path: STATUS, body: status('a=1') }]]);
     const ref = { index: 0, digest: analyses[0]!.digest, diffId: 'sha256:diff', createdBy: 'ADD rootfs' };
-    const r = mergeLayers({ image: 'x', layers: analyses, refs: [ref] });
+    const r = mergeLayers({ fs: new LayeredFs('x', analyses), refs: [ref] });
     assert.deepEqual(r.packages[0]!.layer, ref);
   });
 });
@@ -201,7 +201,7 @@ describe('planAliasReads', () => {
         { path: 'usr/lib/os-release', body: 'ID=debian\n' },
       ],
     ]);
-    assert.deepEqual([...planAliasReads('img', analyses, TEST_ANALYZERS)], []);
+    assert.deepEqual([...planAliasReads(new LayeredFs('img', analyses), TEST_ANALYZERS)], []);
   });
 
   it('asks for a wanted symlink whose target nobody wanted, in the layer holding the target', async () => {
@@ -210,7 +210,7 @@ describe('planAliasReads', () => {
       [{ path: 'etc/os-release', type: 'symlink', linkname: '/opt/info/os' }],
     ]);
     assert.deepEqual(
-      [...planAliasReads('img', analyses, TEST_ANALYZERS)],
+      [...planAliasReads(new LayeredFs('img', analyses), TEST_ANALYZERS)],
       [[0, [{ real: 'opt/info/os', as: 'etc/os-release', analyzer: 'os-test', entry: 'opt/info/os' }]]],
     );
   });
@@ -223,7 +223,7 @@ describe('planAliasReads', () => {
       ],
     ]);
     assert.deepEqual(
-      [...planAliasReads('img', analyses, TEST_ANALYZERS)],
+      [...planAliasReads(new LayeredFs('img', analyses), TEST_ANALYZERS)],
       [
         [
           0,
@@ -248,14 +248,14 @@ describe('planAliasReads', () => {
       ],
     ]);
     assert.deepEqual(
-      [...planAliasReads('img', analyses, TEST_ANALYZERS)],
+      [...planAliasReads(new LayeredFs('img', analyses), TEST_ANALYZERS)],
       [[0, [{ real: 'srv/status-copy', as: STATUS, analyzer: 'dpkg-test', entry: STATUS }]]],
     );
   });
 
   it('fails with SYMLINK_LOOP when a wanted path loops, and ignores loops nobody wants', async () => {
     const { analyses: harmless } = await analyze([[{ path: 'x/a', type: 'symlink', linkname: 'a' }]]);
-    assert.deepEqual([...planAliasReads('img', harmless, TEST_ANALYZERS)], []);
+    assert.deepEqual([...planAliasReads(new LayeredFs('img', harmless), TEST_ANALYZERS)], []);
     const { analyses } = await analyze([
       [
         { path: 'etc/os-release', type: 'symlink', linkname: 'os-release2' },
@@ -263,7 +263,7 @@ describe('planAliasReads', () => {
       ],
     ]);
     assert.throws(
-      () => planAliasReads('img', analyses, TEST_ANALYZERS),
+      () => planAliasReads(new LayeredFs('img', analyses), TEST_ANALYZERS),
       (e: unknown) =>
         e instanceof MoatError && e.code === 'SYMLINK_LOOP' && /img.*etc\/os-release/.test(e.message),
     );
