@@ -59,7 +59,7 @@ export function detectCompression(head: Uint8Array): Compression {
 }
 
 /** True when the block looks like a tar header (ustar magic, or a valid checksum for old formats). */
-export function looksLikeTar(head: Uint8Array): boolean {
+function looksLikeTar(head: Uint8Array): boolean {
   if (head.length < 512) return head.length === 0 || head.every((b) => b === 0);
   if (
     head[257] === 0x75 &&

@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { errorMessage, MoatError } from '../errors.js';
 import type { EntryType, LayerEntry, LayerVisitor, OpenedImage } from './types.js';
 
-export const DIR_MEDIA_TYPE = 'application/vnd.moat.dir';
+const DIR_MEDIA_TYPE = 'application/vnd.moat.dir';
 const DEFAULT_MEMORY_CAP = 16 * 1024 * 1024;
 
 export interface OpenDirOptions {
@@ -60,7 +60,7 @@ function typeOf(d: Dirent | Stats): EntryType {
  * byte order (as `tar --sort=name` would), so results do not depend on the host's directory order.
  * Unreadable entries are reported through `visitor.warn` and skipped.
  */
-export async function walkDir(root: string, visitor: LayerVisitor): Promise<void> {
+async function walkDir(root: string, visitor: LayerVisitor): Promise<void> {
   const memoryCap = visitor.memoryCap ?? DEFAULT_MEMORY_CAP;
   const warn = (p: string, e: unknown) => visitor.warn?.(p, errorMessage(e));
   const visit = async (rel: string): Promise<void> => {

@@ -148,7 +148,14 @@ export class LayerCache {
   /** Stores a JSON-serialisable value, then evicts the least recently used rows beyond the bounds. */
   put(key: string, value: unknown): void {
     if (!this.db) return;
-    const data = deflateRawSync(Buffer.from(JSON.stringify(value), 'utf8'), { level: 3 });
+    let data: Buffer;
+    try {
+      data = deflateRawSync(Buffer.from(JSON.stringify(value), 'utf8'), { level: 3 });
+    } catch (e) {
+      // an analyzer returned something JSON cannot hold (a BigInt, a cycle): scan on, cache nothing
+      log.warn({ key, reason: errorMessage(e) }, 'layer result not cacheable');
+      return;
+    }
     if (data.length > this.maxBytes) return;
     try {
       const db = this.db;

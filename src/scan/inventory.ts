@@ -24,6 +24,7 @@ import {
   LAYER_FORMAT,
   type LayerAnalysis,
   readAliases,
+  sweepSpool,
 } from './layer.js';
 import { LayeredFs, mergeLayers, planAliasReads } from './merge.js';
 
@@ -95,6 +96,7 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
     maxFileBytes,
     memoryCap: opts.memoryCap ?? DEFAULT_MEMORY_CAP,
   };
+  sweepSpool(base.tmpDir);
   let cacheHits = 0;
   const controller = new AbortController();
 

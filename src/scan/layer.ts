@@ -5,7 +5,7 @@
  * index) is recorded as plain data, so a LayerAnalysis can be cached as JSON.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { AnalysisOutput, Analyzer, FileInput } from '../analyzers/types.js';
@@ -439,4 +439,27 @@ export async function readAliases(
   else await runWalk(source.walk, c, opts);
   const r = await c.finish();
   return { outputs: r.outputs, warnings: r.warnings };
+}
+
+/**
+ * Removes spool files left behind by a moat process that was killed mid-layer (a normal run removes
+ * its own). Only files older than `maxAgeMs` go, so that concurrent scans keep theirs.
+ */
+export function sweepSpool(tmpDir: string, maxAgeMs = 3_600_000): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpDir);
+  } catch {
+    return;
+  }
+  const cutoff = Date.now() - maxAgeMs;
+  for (const name of names) {
+    if (!name.startsWith('spool-')) continue;
+    const p = join(tmpDir, name);
+    try {
+      if (statSync(p).mtimeMs < cutoff) rmSync(p, { force: true });
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
 }

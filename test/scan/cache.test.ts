@@ -72,6 +72,18 @@ describe('LayerCache', () => {
     c.close();
   });
 
+  it('skips values JSON cannot hold without throwing', () => {
+    const c = LayerCache.open(freshDir());
+    c.put('big', { n: 10n });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    c.put('cyclic', cyclic);
+    assert.equal(c.get('big'), undefined);
+    assert.equal(c.stats().entries, 0);
+    assert.ok(c.enabled);
+    c.close();
+  });
+
   it('recreates a corrupt cache file with a warning instead of failing', () => {
     const dir = freshDir();
     mkdirSync(dir, { recursive: true });

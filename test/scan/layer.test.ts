@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,7 +20,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Analyzer } from '../../src/analyzers/types.js';
 import { MoatError } from '../../src/errors.js';
 import type { LayerDescriptor } from '../../src/image/types.js';
-import { type AnalyzeOptions, analyzeLayer, readAliases } from '../../src/scan/layer.js';
+import { type AnalyzeOptions, analyzeLayer, readAliases, sweepSpool } from '../../src/scan/layer.js';
 import { buildTarGz, type TarSpec } from './tar-builder.js';
 import { content, dpkgLike, osLike, parseStatus, status, TEST_ANALYZERS } from './test-analyzers.js';
 
@@ -224,6 +234,18 @@ describe('analyzeLayer', () => {
       { path: STATUS, type: 'symlink', linkname: '/elsewhere' },
     ]);
     assert.deepEqual(replaced.outputs, []);
+  });
+
+  it('sweeps spool files left by a killed run, but not recent ones or other files', () => {
+    const dir = join(tmp, 'sweep');
+    mkdirSync(dir);
+    for (const f of ['spool-1-old', 'spool-2-new', 'unrelated']) writeFileSync(join(dir, f), 'x');
+    const past = new Date(Date.now() - 2 * 3_600_000);
+    utimesSync(join(dir, 'spool-1-old'), past, past);
+    utimesSync(join(dir, 'unrelated'), past, past);
+    sweepSpool(dir);
+    assert.deepEqual(readdirSync(dir).sort(), ['spool-2-new', 'unrelated']);
+    sweepSpool(join(tmp, 'no-such-dir'));
   });
 
   it('re-reads requested files under their alias path', async () => {
