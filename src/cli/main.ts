@@ -1,0 +1,60 @@
+import { Command, CommanderError } from 'commander';
+import { EXIT, isMoatError } from '../errors.js';
+import { MOAT_VERSION } from '../version.js';
+import { takeExitCode } from './context.js';
+import { dbCommand } from './db.js';
+import { scanCommand } from './scan.js';
+
+export function buildProgram(): Command {
+  const program = new Command('moat')
+    .description(
+      'container security: image vulnerabilities, Kubernetes posture, admission control, audit-log threats',
+    )
+    .version(MOAT_VERSION, '-V, --version', 'print the version')
+    .showSuggestionAfterError(true)
+    .configureHelp({ sortSubcommands: true })
+    .exitOverride();
+  program.addCommand(scanCommand());
+  program.addCommand(dbCommand());
+  for (const c of program.commands) applyExitOverride(c);
+  return program;
+}
+
+function applyExitOverride(cmd: Command): void {
+  cmd.exitOverride();
+  for (const c of cmd.commands) applyExitOverride(c);
+}
+
+/** Runs the CLI and returns the exit code (documented in docs/cli.md): 0, 1 (--fail-on), 2 input, 3 internal. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = argv.includes('--debug') || /^(1|true|yes|on)$/i.test(process.env.MOAT_DEBUG ?? '');
+  try {
+    takeExitCode();
+    await program.parseAsync([...argv]);
+    return takeExitCode();
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander already printed its message; help and version are not errors
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      ) {
+        return EXIT.ok;
+      }
+      return EXIT.input;
+    }
+    if (isMoatError(e)) {
+      process.stderr.write(`moat: ${e.message}\n`);
+      if (debug && e.cause instanceof Error && e.cause.stack) process.stderr.write(`${e.cause.stack}\n`);
+      return e.exitCode;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    process.stderr.write(
+      `moat: internal error: ${err.message}${debug ? '' : ' (run with --debug for details)'}\n`,
+    );
+    if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+    return EXIT.internal;
+  }
+}

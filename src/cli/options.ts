@@ -1,0 +1,352 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parseSeverity, type Severity } from '../model/severity.js';
+
+/**
+ * Every option is declared once here (Trivy's rule): the flag, the `MOAT_*` environment variable and
+ * the config-file key all come from one definition. Precedence: flag > environment > config file >
+ * default. Commands pick the options they take by name.
+ */
+export type OptionKind =
+  | 'string'
+  | 'boolean'
+  | 'number'
+  | 'list'
+  | 'severity'
+  | 'severity-list'
+  | 'duration'
+  | 'bytes';
+
+export interface OptionDef {
+  /** long name, kebab-case; also the config-file key */
+  name: string;
+  /** value placeholder for non-boolean options, e.g. "<severity>" */
+  arg?: string;
+  short?: string;
+  kind: OptionKind;
+  description: string;
+  default?: unknown;
+  choices?: readonly string[];
+  /** extra long names accepted on the command line (e.g. --ignore-unfixed for --only-fixed) */
+  aliases?: readonly string[];
+  /** hidden from --help (e.g. passwords are still accepted everywhere, just documented once) */
+  hidden?: boolean;
+}
+
+export const FORMATS = ['table', 'json', 'sarif'] as const;
+export type OutputFormat = (typeof FORMATS)[number];
+
+export const OPTIONS = {
+  format: {
+    name: 'format',
+    short: 'f',
+    arg: '<format>',
+    kind: 'string',
+    choices: FORMATS,
+    default: 'table',
+    description: 'output format',
+  },
+  output: {
+    name: 'output',
+    short: 'o',
+    arg: '<file>',
+    kind: 'string',
+    description: 'write the report to FILE',
+  },
+  quiet: { name: 'quiet', short: 'q', kind: 'boolean', description: 'no progress or warnings on stderr' },
+  debug: { name: 'debug', kind: 'boolean', description: 'debug logging and stack traces' },
+  config: {
+    name: 'config',
+    arg: '<file>',
+    kind: 'string',
+    description: 'config file (default: ./moat.yaml, then $XDG_CONFIG_HOME/moat/moat.yaml)',
+  },
+  'cache-dir': {
+    name: 'cache-dir',
+    arg: '<dir>',
+    kind: 'string',
+    description:
+      'cache directory for the vulnerability database and layer cache (default: $XDG_CACHE_HOME/moat)',
+  },
+  platform: {
+    name: 'platform',
+    arg: '<os/arch[/variant]>',
+    kind: 'string',
+    default: 'linux/amd64',
+    description: 'platform to pick from a multi-platform image',
+  },
+  username: { name: 'username', arg: '<user>', kind: 'string', description: 'registry user name' },
+  password: {
+    name: 'password',
+    arg: '<password>',
+    kind: 'string',
+    description: 'registry password or token',
+  },
+  insecure: {
+    name: 'insecure',
+    kind: 'boolean',
+    description: 'allow plain HTTP and unverified TLS for registries that are not on loopback',
+  },
+  timeout: {
+    name: 'timeout',
+    arg: '<duration>',
+    kind: 'duration',
+    default: '5m',
+    description: 'overall time limit for network operations (e.g. 30s, 5m)',
+  },
+  'list-packages': {
+    name: 'list-packages',
+    kind: 'boolean',
+    description: 'include every package found in the JSON report, not only vulnerable ones',
+  },
+  severity: {
+    name: 'severity',
+    short: 's',
+    arg: '<list>',
+    kind: 'severity-list',
+    description: 'only report these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN)',
+  },
+  'only-fixed': {
+    name: 'only-fixed',
+    kind: 'boolean',
+    aliases: ['ignore-unfixed'],
+    description: 'drop findings that have no fixed version',
+  },
+  'fail-on': {
+    name: 'fail-on',
+    arg: '<severity>',
+    kind: 'severity',
+    description: 'exit with code 1 when a finding at or above this severity remains after filters',
+  },
+  'db-path': {
+    name: 'db-path',
+    arg: '<file>',
+    kind: 'string',
+    description: 'vulnerability database file (default: <cache-dir>/vulndb.sqlite)',
+  },
+  'db-max-age': {
+    name: 'db-max-age',
+    arg: '<duration>',
+    kind: 'duration',
+    default: '7d',
+    description: 'warn when the vulnerability data is older than this',
+  },
+  'db-url': {
+    name: 'db-url',
+    arg: '<url>',
+    kind: 'string',
+    default: 'https://osv-vulnerabilities.storage.googleapis.com',
+    description: 'base URL of the OSV exports (<url>/<Ecosystem>/all.zip), for mirrors',
+  },
+  ecosystems: {
+    name: 'ecosystems',
+    arg: '<list>',
+    kind: 'list',
+    default: ['Debian', 'Ubuntu', 'Alpine', 'Red Hat', 'Rocky Linux', 'AlmaLinux'],
+    description: 'OSV ecosystems that `db update` downloads',
+  },
+  'max-layer-size': {
+    name: 'max-layer-size',
+    arg: '<bytes>',
+    kind: 'bytes',
+    default: '8GiB',
+    description: 'refuse a layer that decompresses to more than this',
+  },
+  'skip-layer-cache': {
+    name: 'skip-layer-cache',
+    kind: 'boolean',
+    description: 'analyze every layer again instead of using cached results',
+  },
+} as const satisfies Record<string, OptionDef>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+/** Options every command takes. */
+export const GLOBAL_OPTIONS = [
+  'format',
+  'output',
+  'quiet',
+  'debug',
+  'config',
+  'cache-dir',
+] as const satisfies readonly OptionName[];
+
+export function envName(name: string): string {
+  return `MOAT_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** "90s", "5m", "7d", "1h30m", or a bare number of seconds → milliseconds. */
+export function parseDuration(v: string): number {
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let end = 0;
+  for (m = re.exec(s); m; m = re.exec(s)) {
+    total += Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
+    end = re.lastIndex;
+  }
+  if (end === 0 || end !== s.length)
+    throw new InvalidArgumentError(`"${v}" is not a duration (e.g. 30s, 5m, 7d)`);
+  return total;
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** "512MiB", "2GB", "1048576" → bytes. */
+export function parseBytes(v: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
+  const unit = BYTE_UNITS[(m?.[2] ?? '').toLowerCase()];
+  if (!m || unit === undefined) throw new InvalidArgumentError(`"${v}" is not a size (e.g. 512MiB, 2GB)`);
+  return Math.floor(Number(m[1]) * unit);
+}
+
+function parseSeverityArg(v: string): Severity {
+  const s = parseSeverity(v);
+  if (!s) throw new InvalidArgumentError(`"${v}" is not a severity (CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN)`);
+  return s;
+}
+
+function parseList(v: string): string[] {
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
+/** The parser for an option's raw string value (from the command line, the environment or the config file). */
+export function parserFor(def: OptionDef): ((v: string) => unknown) | undefined {
+  switch (def.kind) {
+    case 'number':
+      return (v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n)) throw new InvalidArgumentError(`"${v}" is not a number`);
+        return n;
+      };
+    case 'list':
+      return parseList;
+    case 'severity':
+      return parseSeverityArg;
+    case 'severity-list':
+      return (v) => parseList(v).map(parseSeverityArg);
+    case 'duration':
+      return parseDuration;
+    case 'bytes':
+      return parseBytes;
+    case 'boolean':
+      return (v) => {
+        if (/^(1|true|yes|on)$/i.test(v)) return true;
+        if (/^(0|false|no|off|)$/i.test(v)) return false;
+        throw new InvalidArgumentError(`"${v}" is not a boolean`);
+      };
+    default:
+      if (def.choices) {
+        const choices = def.choices;
+        return (v) => {
+          if (!choices.includes(v))
+            throw new InvalidArgumentError(`"${v}" is not one of ${choices.join(', ')}`);
+          return v;
+        };
+      }
+      return undefined;
+  }
+}
+
+/** Adds the named options to a command. Values are parsed once resolveSettings has picked their source. */
+export function addOptions(cmd: Command, names: readonly OptionName[]): Command {
+  for (const n of names) {
+    const def: OptionDef = OPTIONS[n];
+    const flags = `${def.short ? `-${def.short}, ` : ''}--${def.name}${def.arg ? ` ${def.arg}` : ''}`;
+    let help = def.description;
+    if (def.default !== undefined) {
+      help += ` (default: ${Array.isArray(def.default) ? def.default.join(',') : String(def.default)})`;
+    }
+    help += ` [env: ${envName(def.name)}]`;
+    const opt = new Option(flags, help);
+    const parse = parserFor(def);
+    if (parse && def.kind !== 'boolean') opt.argParser((v: string) => parse(v));
+    if (def.hidden) opt.hideHelp();
+    cmd.addOption(opt);
+    for (const alias of def.aliases ?? []) {
+      cmd.addOption(new Option(`--${alias}`, `alias of --${def.name}`).hideHelp());
+      cmd.on(`option:${alias}`, () => cmd.setOptionValueWithSource(camel(def.name), true, 'cli'));
+    }
+  }
+  return cmd;
+}
+
+export type ConfigValues = Record<string, unknown>;
+
+/**
+ * Final settings for a command: the flag, else the `MOAT_*` environment variable, else the config
+ * file's key, else the default. Returns values keyed by option name (kebab-case). Environment values are
+ * handled here rather than by commander so that booleans read `MOAT_QUIET=false` as false.
+ */
+export function resolveSettings(
+  cmd: Command,
+  names: readonly OptionName[],
+  config: ConfigValues,
+  configFile?: string,
+): Record<string, unknown> {
+  const opts = cmd.opts();
+  const out: Record<string, unknown> = {};
+  for (const n of names) {
+    const def: OptionDef = OPTIONS[n];
+    const key = camel(def.name);
+    const src = cmd.getOptionValueSource(key);
+    if (src === 'cli') {
+      out[def.name] = opts[key];
+      continue;
+    }
+    const env = process.env[envName(def.name)];
+    if (env !== undefined) {
+      out[def.name] = fromConfig(def, env, envName(def.name));
+      continue;
+    }
+    if (Object.hasOwn(config, def.name)) {
+      out[def.name] = fromConfig(def, config[def.name], configFile);
+      continue;
+    }
+    out[def.name] = def.default === undefined ? undefined : fromConfig(def, def.default, 'defaults');
+  }
+  return out;
+}
+
+function fromConfig(def: OptionDef, raw: unknown, file?: string): unknown {
+  const parse = parserFor(def);
+  const text = Array.isArray(raw) ? raw.map(String).join(',') : raw === null ? '' : String(raw);
+  if (!parse) return text;
+  try {
+    return parse(text);
+  } catch (e) {
+    throw new InvalidArgumentError(`${file ?? 'config'}: ${def.name}: ${(e as Error).message}`);
+  }
+}
