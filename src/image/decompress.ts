@@ -126,7 +126,7 @@ export async function* decompressLayer(blob: Readable, opts: DecompressOptions):
     } else if (opts.onCompressedBytes) source = pipeInto(blob, counter(opts.onCompressedBytes));
     else source = blob;
     if (actual === 'gzip') out = pipeInto(source, createGunzip({ chunkSize: CHUNK }));
-    else if (actual === 'zstd') out = pipeInto(source, new ZstdStream());
+    else if (actual === 'zstd') out = pipeInto(source, new ZstdStream(opts.layer));
     else out = source;
 
     let total = 0;
@@ -229,14 +229,156 @@ function peek(src: Readable, n: number): Promise<{ head: Buffer; ended: boolean 
 
 const ZSTD_ERROR = Symbol('zstd');
 
+/**
+ * Largest zstd window accepted. fzstd allocates the window a frame header declares (up to 2 GiB) and
+ * shifts the whole window after every block, so its cost grows with the window: 2-8 MiB windows
+ * (zstd levels 1-19, containerd and skopeo defaults) decode at ~75 MB/s, a 128 MiB one (--long) is
+ * ~40x slower. 32 MiB keeps every common setting and bounds what a hostile header can make us do.
+ */
+export const MAX_ZSTD_WINDOW = 32 * 1024 * 1024;
+
+type WalkState = 'magic' | 'desc' | 'header' | 'block' | 'body' | 'checksum' | 'skipsize' | 'skip' | 'off';
+
+/**
+ * Follows the frame and block structure of a zstd stream (RFC 8878 §3.1) without decompressing, to
+ * read each frame's window size. Malformed structure is left for fzstd to report.
+ */
+class ZstdFrameWalker {
+  private state: WalkState = 'magic';
+  private readonly buf = Buffer.alloc(16);
+  private need = 4;
+  private have = 0;
+  private skip = 0;
+  private desc = 0;
+  private lastBlock = false;
+
+  constructor(private readonly layer: string) {}
+
+  private expect(state: WalkState, need: number): void {
+    this.state = state;
+    this.need = need;
+    this.have = 0;
+  }
+
+  push(chunk: Uint8Array): void {
+    let off = 0;
+    while (off < chunk.length && this.state !== 'off') {
+      if (this.state === 'body' || this.state === 'skip') {
+        const n = Math.min(this.skip, chunk.length - off);
+        off += n;
+        this.skip -= n;
+        if (this.skip === 0) this.afterSkip();
+        continue;
+      }
+      const n = Math.min(this.need - this.have, chunk.length - off);
+      this.buf.set(chunk.subarray(off, off + n), this.have);
+      this.have += n;
+      off += n;
+      if (this.have === this.need) this.step();
+    }
+  }
+
+  private afterSkip(): void {
+    if (this.state === 'skip' || !this.lastBlock)
+      this.expect(this.state === 'skip' ? 'magic' : 'block', this.state === 'skip' ? 4 : 3);
+    else if (this.desc & 4) this.expect('checksum', 4);
+    else this.expect('magic', 4);
+  }
+
+  private step(): void {
+    const b = this.buf;
+    switch (this.state) {
+      case 'magic': {
+        const magic = b.readUInt32LE(0);
+        if (magic === 0xfd2fb528) this.expect('desc', 1);
+        else if ((magic & 0xfffffff0) >>> 0 === 0x184d2a50) this.expect('skipsize', 4);
+        else this.state = 'off';
+        return;
+      }
+      case 'skipsize':
+        this.skip = b.readUInt32LE(0);
+        this.state = 'skip';
+        if (this.skip === 0) this.afterSkip();
+        return;
+      case 'desc': {
+        this.desc = b[0]!;
+        if (this.desc & 8) {
+          this.state = 'off';
+          return;
+        }
+        const single = (this.desc >> 5) & 1;
+        const dictBytes = [0, 1, 2, 4][this.desc & 3]!;
+        const sizeBytes = [single, 2, 4, 8][this.desc >> 6]!;
+        this.expect('header', 1 - single + dictBytes + sizeBytes);
+        return;
+      }
+      case 'header': {
+        const single = (this.desc >> 5) & 1;
+        let window: number;
+        if (!single) {
+          const exp = b[0]! >> 3;
+          const base = 2 ** (10 + exp);
+          window = base + (base / 8) * (b[0]! & 7);
+        } else {
+          // single-segment frames: the window is the whole content
+          const at = [0, 1, 2, 4][this.desc & 3]!;
+          const sizeBytes = [1, 2, 4, 8][this.desc >> 6]!;
+          window = 0;
+          for (let i = sizeBytes - 1; i >= 0; i--) window = window * 256 + b[at + i]!;
+          if (sizeBytes === 2) window += 256;
+        }
+        if (window > MAX_ZSTD_WINDOW) {
+          throw new MoatError(
+            'LAYER_TOO_LARGE',
+            `layer ${this.layer}: zstd frame needs a ${window}-byte window, over the ${MAX_ZSTD_WINDOW}-byte limit`,
+          );
+        }
+        this.expect('block', 3);
+        return;
+      }
+      case 'block': {
+        const h = b[0]! | (b[1]! << 8) | (b[2]! << 16);
+        this.lastBlock = (h & 1) === 1;
+        const type = (h >> 1) & 3;
+        if (type === 3) {
+          this.state = 'off';
+          return;
+        }
+        // an RLE block stores one byte, whatever size it expands to
+        this.skip = type === 1 ? 1 : h >>> 3;
+        this.state = 'body';
+        if (this.skip === 0) this.afterSkip();
+        return;
+      }
+      case 'checksum':
+        this.expect('magic', 4);
+        return;
+      default:
+        return;
+    }
+  }
+}
+
 /** fzstd's streaming decompressor as a Transform; its output blocks (<=128 KiB) are fresh arrays. */
 class ZstdStream extends Transform {
   private readonly d = new ZstdDecompress((data) => {
     if (data.length > 0) this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   });
+  private readonly walker: ZstdFrameWalker;
   private sawInput = false;
 
+  constructor(layer: string) {
+    super();
+    this.walker = new ZstdFrameWalker(layer);
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.walker.push(chunk);
+    } catch (e) {
+      cb(e as Error);
+      return;
+    }
     try {
       if (chunk.length > 0) this.sawInput = true;
       this.d.push(chunk);

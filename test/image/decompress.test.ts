@@ -11,6 +11,7 @@ import {
   declaredCompression,
   decompressLayer,
   detectCompression,
+  MAX_ZSTD_WINDOW,
 } from '../../src/image/decompress.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/layers');
@@ -143,6 +144,51 @@ describe('decompressLayer', () => {
     );
     for (let i = 100; i < 400; i++) zst[i] = zst[i]! ^ 0xa5;
     await rejects(collect(blob(zst), { mediaType: OCI_ZSTD }), 'CORRUPT_LAYER', 'sha256:layer', 'zstd');
+  });
+
+  it('refuses a zstd frame whose declared window is over the limit, before allocating it', async () => {
+    const magic = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+    // window descriptor exponent 21: 2^31 bytes; then one raw block of 3 bytes
+    const windowed = Buffer.concat([
+      magic,
+      Buffer.from([0x00, 21 << 3, 0x19, 0x00, 0x00]),
+      Buffer.from('abc'),
+    ]);
+    await rejects(
+      collect(blob(windowed), { mediaType: OCI_ZSTD }),
+      'LAYER_TOO_LARGE',
+      'sha256:layer',
+      'window',
+    );
+    // single-segment frame claiming 2^40 bytes of content (the content size is its window)
+    const fcs = Buffer.alloc(8);
+    fcs.writeBigUInt64LE(2n ** 40n);
+    const single = Buffer.concat([
+      magic,
+      Buffer.from([0xe0]),
+      fcs,
+      Buffer.from([0x19, 0, 0]),
+      Buffer.from('abc'),
+    ]);
+    await rejects(collect(blob(single, 3), { mediaType: OCI_ZSTD }), 'LAYER_TOO_LARGE', 'window');
+    assert.ok(MAX_ZSTD_WINDOW >= 8 * 1024 * 1024, 'the spec-recommended 8 MiB window must pass');
+  });
+
+  it('reads zstd with skippable frames around the data frames', async () => {
+    const skippable = (n: number) => {
+      const b = Buffer.alloc(8 + n, 0x33);
+      b.writeUInt32LE(0x184d2a5a, 0);
+      b.writeUInt32LE(n, 4);
+      return b;
+    };
+    const zst = Buffer.concat([
+      skippable(10),
+      readFileSync(join(FIX, 'small.multiframe.tar.zst')),
+      skippable(0),
+    ]);
+    for (const piece of [1, 7, 4096]) {
+      assert.ok((await collect(blob(zst, piece), { mediaType: OCI_ZSTD })).equals(TAR), `pieces of ${piece}`);
+    }
   });
 
   it('refuses garbage declared as gzip', async () => {
