@@ -185,10 +185,14 @@ class Collector {
     return planned !== undefined;
   }
 
+  /** real paths of alias requests met in the layer */
+  readonly found = new Set<string>();
+
   private planAlias(e: LayerEntry): boolean {
     if (e.type !== 'file') return false;
     const reqs = this.aliases?.get(e.path);
     if (!reqs) return false;
+    this.found.add(e.path);
     let planned: Planned[] | undefined;
     for (const r of reqs) {
       const a = this.byName.get(r.analyzer);
@@ -438,6 +442,16 @@ export async function readAliases(
   if ('blob' in source) await readTar(source.blob, layer, c, opts);
   else await runWalk(source.walk, c, opts);
   const r = await c.finish();
+  // a hardlink whose target is not a regular file of this layer (tar allows no more)
+  for (const req of requests) {
+    if (!c.found.has(req.real)) {
+      c.warn(
+        'link-target-missing',
+        `${req.as}: links to ${req.real}, which is not a file in this layer`,
+        req.as,
+      );
+    }
+  }
   return { outputs: r.outputs, warnings: r.warnings };
 }
 

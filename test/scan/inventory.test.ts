@@ -188,6 +188,24 @@ describe('collectInventory', () => {
     );
   });
 
+  it('warns when a wanted hardlink points at no file of its layer', async () => {
+    const inv = await collectInventory(
+      fakeImage([[{ path: STATUS, type: 'hardlink', linkname: 'gone/status' }]]),
+      opts(),
+    );
+    assert.deepEqual(inv.packages, []);
+    assert.deepEqual(
+      inv.warnings.map((w) => w.code),
+      ['link-target-missing'],
+    );
+    assert.match(inv.warnings[0]!.message, /var\/lib\/dpkg\/status: links to gone\/status/);
+  });
+
+  it('gives an empty inventory for an image without layers', async () => {
+    const inv = await collectInventory(fakeImage([]), opts());
+    assert.deepEqual(inv, { osHints: [], packages: [], layers: [], warnings: [], cacheHits: 0 });
+  });
+
   it('fails with SYMLINK_LOOP when a wanted path loops', async () => {
     await assert.rejects(
       collectInventory(
