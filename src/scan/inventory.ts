@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { analyzerKey } from '../analyzers/index.js';
 import type { Analyzer, OsHint } from '../analyzers/types.js';
-import type { LayerDescriptor, OpenedImage } from '../image/types.js';
+import { MoatError } from '../errors.js';
+import type { LayerDescriptor, LayerVisitor, OpenedImage } from '../image/types.js';
 import type { LayerRef, Package } from '../model/package.js';
 import type { ProgressFn } from '../model/progress.js';
 import type { ScanWarning } from '../model/result.js';
@@ -133,14 +134,32 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
     if (p.onBytes) o.onBytes = p.onBytes;
     let result: LayerAnalysis;
     if (isDir) {
-      if (!image.walk) throw new Error(`image ${image.name}: dir source without walk()`);
-      result = await analyzeWalk((v) => image.walk!(v), layer, o);
+      result = await analyzeWalk(walkOf(image), layer, o);
     } else {
       result = await analyzeLayer(await image.openLayer(layer), layer, o);
     }
     cache?.put(key, result);
     p.finish();
     return result;
+  };
+
+  const readAliasesCached = async (
+    index: number,
+    requests: AliasRequest[],
+  ): Promise<{ outputs: FileResult[]; warnings: ScanWarning[] }> => {
+    const layer = image.layers[index]!;
+    const digest = createHash('sha256').update(JSON.stringify(requests)).digest('hex').slice(0, 32);
+    const key = `${layer.digest}|${keyBase}|alias:${digest}`;
+    const hit = cache?.get<{ outputs: FileResult[]; warnings: ScanWarning[] }>(key);
+    if (hit && Array.isArray(hit.outputs)) {
+      cacheHits++;
+      return hit;
+    }
+    const o: AnalyzeOptions = { ...base, signal: controller.signal };
+    const source = isDir ? { walk: walkOf(image) } : { blob: await image.openLayer(layer) };
+    const r = await readAliases(source, layer, requests, o);
+    cache?.put(key, r);
+    return r;
   };
 
   try {
@@ -176,27 +195,6 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
       warnings.push(...r.warnings);
     });
 
-    async function readAliasesCached(
-      index: number,
-      requests: AliasRequest[],
-    ): Promise<{ outputs: FileResult[]; warnings: ScanWarning[] }> {
-      const layer = image.layers[index]!;
-      const digest = createHash('sha256').update(JSON.stringify(requests)).digest('hex').slice(0, 32);
-      const key = `${layer.digest}|${keyBase}|alias:${digest}`;
-      const hit = cache?.get<{ outputs: FileResult[]; warnings: ScanWarning[] }>(key);
-      if (hit && Array.isArray(hit.outputs)) {
-        cacheHits++;
-        return hit;
-      }
-      const o: AnalyzeOptions = { ...base, signal: controller.signal };
-      const source = isDir
-        ? { walk: (v: Parameters<NonNullable<OpenedImage['walk']>>[0]) => image.walk!(v) }
-        : { blob: await image.openLayer(layer) };
-      const r = await readAliases(source, layer, requests, o);
-      cache?.put(key, r);
-      return r;
-    }
-
     const refs = layerRefs(image);
     const merged = mergeLayers({ fs, refs, aliasOutputs });
     if (cache) warnings.push(...cache.warnings.slice(cacheWarningsBefore));
@@ -204,6 +202,12 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
   } finally {
     if (ownCache) cache?.close();
   }
+}
+
+function walkOf(image: OpenedImage): (v: LayerVisitor) => Promise<void> {
+  const walk = image.walk;
+  if (!walk) throw new MoatError('INTERNAL', `image ${image.name}: a dir: source without walk()`);
+  return (v) => walk.call(image, v);
 }
 
 /**
