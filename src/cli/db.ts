@@ -1,9 +1,6 @@
 import { Command } from 'commander';
 import { renderJson } from '../report/json.js';
 import { textTable } from '../report/text-table.js';
-import { importOsv } from '../vulndb/import.js';
-import { dbStatus } from '../vulndb/status.js';
-import { updateDb } from '../vulndb/update.js';
 import { commandContext } from './context.js';
 import { addOptions, type OptionName, type OutputFormat } from './options.js';
 
@@ -25,13 +22,19 @@ export function dbCommand(): Command {
       'import OSV records: an export zip (<Ecosystem>/all.zip), a directory of JSON records, or one JSON file',
     )
     .argument('<path...>', 'zip, directory or JSON file');
-  addOptions(imp, COMMON);
+  addOptions(imp, [...COMMON, 'replace']);
   imp.action(async (paths: string[], _o: unknown, cmd: Command) => {
-    const ctx = commandContext(cmd, ['db-path']);
+    const ctx = await commandContext(cmd, ['db-path', 'replace']);
+    const { importOsv } = await import('../vulndb/import.js');
     const results = [];
     try {
       for (const p of paths) {
-        results.push(await importOsv(ctx.dbPath, p, { onProgress: ctx.progress.onProgress }));
+        results.push(
+          await importOsv(ctx.dbPath, p, {
+            onProgress: ctx.progress.onProgress,
+            ...(ctx.get('replace') === true ? { replace: true } : {}),
+          }),
+        );
       }
     } finally {
       ctx.progress.done();
@@ -51,7 +54,8 @@ export function dbCommand(): Command {
   const upd = new Command('update').description('download the OSV exports of the configured ecosystems');
   addOptions(upd, [...COMMON, 'db-url', 'ecosystems', 'timeout']);
   upd.action(async (_o: unknown, cmd: Command) => {
-    const ctx = commandContext(cmd, ['db-path', 'db-url', 'ecosystems', 'timeout']);
+    const ctx = await commandContext(cmd, ['db-path', 'db-url', 'ecosystems', 'timeout']);
+    const { updateDb } = await import('../vulndb/update.js');
     const result = await updateDb(ctx.dbPath, {
       baseUrl: ctx.get('db-url'),
       ecosystems: ctx.get('ecosystems'),
@@ -76,7 +80,8 @@ export function dbCommand(): Command {
   const st = new Command('status').description('show record counts per ecosystem and the age of the data');
   addOptions(st, [...COMMON, 'db-max-age']);
   st.action(async (_o: unknown, cmd: Command) => {
-    const ctx = commandContext(cmd, ['db-path', 'db-max-age']);
+    const ctx = await commandContext(cmd, ['db-path', 'db-max-age']);
+    const { dbStatus } = await import('../vulndb/status.js');
     const status = dbStatus(ctx.dbPath, { maxAgeMs: ctx.get('db-max-age') });
     if (ctx.get<OutputFormat>('format') === 'json') {
       ctx.write(renderJson(status));

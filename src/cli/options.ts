@@ -71,8 +71,7 @@ export const OPTIONS = {
     name: 'platform',
     arg: '<os/arch[/variant]>',
     kind: 'string',
-    default: 'linux/amd64',
-    description: 'platform to pick from a multi-platform image',
+    description: 'platform to pick from a multi-platform image (default: linux/amd64)',
   },
   username: { name: 'username', arg: '<user>', kind: 'string', description: 'registry user name' },
   password: {
@@ -91,7 +90,8 @@ export const OPTIONS = {
     arg: '<duration>',
     kind: 'duration',
     default: '5m',
-    description: 'overall time limit for network operations (e.g. 30s, 5m)',
+    description:
+      'time limit for the whole operation (e.g. 30s, 5m); single network requests time out after at most 30s',
   },
   'list-packages': {
     name: 'list-packages',
@@ -143,6 +143,12 @@ export const OPTIONS = {
     kind: 'list',
     default: ['Debian', 'Ubuntu', 'Alpine', 'Red Hat', 'Rocky Linux', 'AlmaLinux'],
     description: 'OSV ecosystems that `db update` downloads',
+  },
+  replace: {
+    name: 'replace',
+    kind: 'boolean',
+    description:
+      'make a directory or JSON import replace the ecosystems it touches (an export zip always replaces its ecosystem)',
   },
   'max-layer-size': {
     name: 'max-layer-size',

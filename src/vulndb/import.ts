@@ -28,10 +28,12 @@ import { createSchema, openVulnDb, type Sqlite } from './store.js';
  * `moat db import`: OSV records from an export zip (`<ID>.json` entries, as osv.dev's per-ecosystem
  * `all.zip`), a directory of `*.json` (recursively) or one `.json` file (a record or a list of records).
  *
- * Each import replaces whole ecosystems (the part of `package.ecosystem` before the first colon): the ones
- * given in `ecosystems`, else the ones every record of the input touches (an export zip: its ecosystem), else
- * (a mixed input) every ecosystem the input touches. Imports are atomic: one transaction on an existing
- * database, or a new file renamed over the old one when there is none (or it has another schema version).
+ * An export zip is a snapshot: it replaces whole ecosystems (the part of `package.ecosystem` before the first
+ * colon): the ones given in `ecosystems`, else the ones every record of the zip touches (its ecosystem), else
+ * (a mixed zip) every ecosystem it touches. A directory or a JSON file adds records (replacing records with
+ * the same id) and keeps the rest, so that importing a handful of advisories never drops an export; give
+ * `replace: true` to make it a snapshot too. Imports are atomic: one transaction on an existing database, or
+ * a new file renamed over the old one when there is none (or it has another schema version).
  */
 export interface ImportInput {
   path: string;
@@ -39,6 +41,8 @@ export interface ImportInput {
   ecosystems?: string[];
   /** recorded as the data's source in `ecosystems` (default: the path) */
   source?: string;
+  /** replace the input's ecosystems (default: true for zips, false for directories and JSON files) */
+  replace?: boolean;
   /** HTTP validators of a downloaded export, kept for conditional requests */
   etag?: string;
   lastModified?: string;
@@ -47,6 +51,8 @@ export interface ImportInput {
 export interface ImportOptions {
   ecosystems?: string[];
   source?: string;
+  /** see ImportInput.replace */
+  replace?: boolean;
   /** per zip entry / record file; larger ones are skipped with a warning (default 64 MiB) */
   maxEntryBytes?: number;
   onProgress?: ProgressFn;
@@ -87,6 +93,7 @@ export function importOsv(dbPath: string, inputPath: string, opts: ImportOptions
   const input: ImportInput = { path: inputPath };
   if (opts.ecosystems) input.ecosystems = opts.ecosystems;
   if (opts.source) input.source = opts.source;
+  if (opts.replace !== undefined) input.replace = opts.replace;
   return importInputs(dbPath, [input], opts);
 }
 
@@ -94,7 +101,7 @@ export function importOsv(dbPath: string, inputPath: string, opts: ImportOptions
 export async function importInputs(
   dbPath: string,
   inputs: ImportInput[],
-  opts: Omit<ImportOptions, 'ecosystems' | 'source'> = {},
+  opts: Omit<ImportOptions, 'ecosystems' | 'source' | 'replace'> = {},
 ): Promise<ImportStats> {
   const t0 = performance.now();
   for (const i of inputs) {
@@ -126,6 +133,7 @@ export async function importInputs(
       to: number;
       bases: string[];
       counts: Map<string, number>;
+      replace: boolean;
     }[] = [];
     for (const input of inputs) {
       const from = maxRowid.get() as number;
@@ -133,7 +141,8 @@ export async function importInputs(
       await readInput(input.path, opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY, writer);
       writer.end();
       const bases = input.ecosystems ?? inferBases(writer.inputBases, writer.inputRecords);
-      plans.push({ input, from, to: maxRowid.get() as number, bases, counts: writer.inputBases });
+      const replace = input.replace ?? isZipInput(input.path);
+      plans.push({ input, from, to: maxRowid.get() as number, bases, counts: writer.inputBases, replace });
     }
     const now = new Date().toISOString();
     const upsert = db.prepare(
@@ -144,22 +153,34 @@ export async function importInputs(
       'DELETE FROM affected WHERE rowid > ? AND rowid <= ? AND base NOT IN (SELECT value FROM json_each(?))',
     );
     const dropOld = db.prepare('DELETE FROM affected WHERE base = ? AND rowid <= ?');
+    // merge: an earlier copy of a record this input brings is dropped, everything else stays
+    const dropSameIds = db.prepare(
+      'DELETE FROM affected WHERE rowid <= ? AND id IN (SELECT id FROM affected WHERE rowid > ? AND rowid <= ?)',
+    );
+    const countIds = db.prepare('SELECT COUNT(DISTINCT id) FROM affected WHERE base = ?').pluck();
+    const previous = db.prepare('SELECT source, etag, last_modified FROM ecosystems WHERE ecosystem = ?');
     const kept = db.prepare('SELECT COUNT(*) FROM affected WHERE rowid > ? AND rowid <= ?').pluck();
-    for (const { input, from, to, bases, counts } of plans) {
+    for (const { input, from, to, bases, counts, replace } of plans) {
       dropOthers.run(from, to, JSON.stringify(bases));
       stats.rows += kept.get(from, to) as number;
+      if (!replace) dropSameIds.run(from, from, to);
       for (const base of bases) {
-        dropOld.run(base, from);
+        if (replace) dropOld.run(base, from);
         const n = counts.get(base) ?? 0;
         stats.ecosystems[base] = (stats.ecosystems[base] ?? 0) + n;
+        const prev = replace
+          ? undefined
+          : (previous.get(base) as
+              | { source: string; etag: string | null; last_modified: string | null }
+              | undefined);
         upsert.run(
           base,
-          input.source ?? input.path,
+          mergedSource(prev?.source, input.source ?? input.path),
           now,
           now,
-          n,
-          input.etag ?? null,
-          input.lastModified ?? null,
+          replace ? n : (countIds.get(base) as number),
+          prev ? prev.etag : (input.etag ?? null),
+          prev ? prev.last_modified : (input.lastModified ?? null),
         );
       }
     }
@@ -406,6 +427,16 @@ async function readInput(path: string, maxEntry: number, w: Writer): Promise<voi
     return;
   }
   await readZip(path, maxEntry, w);
+}
+
+/** The source column after a merge: the snapshot's source plus each distinct added input, once. */
+function mergedSource(previous: string | undefined, added: string): string {
+  if (!previous) return added;
+  return previous.split(' + ').includes(added) ? previous : `${previous} + ${added}`;
+}
+
+function isZipInput(path: string): boolean {
+  return !path.endsWith('.json') && !statSync(path).isDirectory();
 }
 
 function listJson(dir: string): string[] {

@@ -120,7 +120,31 @@ describe('importOsv', () => {
     assert.equal(Object.keys(b.ecosystems).join(), 'crates.io');
   });
 
-  it('imports a directory of records recursively; a mixed input replaces every ecosystem it touches', async (t) => {
+  it('a directory or JSON file adds to an imported export instead of replacing it; replace: true replaces', async (t) => {
+    const dbPath = join(tempDir(t), 'vulndb.sqlite');
+    const exported = (await zipEntries(DEBIAN_ZIP)).length;
+    await importOsv(dbPath, DEBIAN_ZIP);
+    const debianFiles = readdirSync(RECORDS).filter((f) =>
+      (readRecord(f).affected ?? []).some(
+        (a) => a.package && baseEcosystem(a.package.ecosystem) === 'Debian',
+      ),
+    );
+    assert.ok(debianFiles.length > 0, 'the fixture records include a Debian record');
+    const debianIds = new Set(debianFiles.map((f) => readRecord(f).id));
+    const inExport = new Set((await zipEntries(DEBIAN_ZIP)).map((e) => e.name.replace(/\.json$/, '')));
+    const added = [...debianIds].filter((id) => !inExport.has(id)).length;
+    await importOsv(dbPath, RECORDS);
+    const eco = () => Object.fromEntries(dbStatus(dbPath).ecosystems.map((e) => [e.ecosystem, e]));
+    assert.equal(eco().Debian?.records, exported + added, 'merged, not replaced');
+    assert.match(eco().Debian?.source ?? '', / \+ /, 'the source names the export and the added input');
+    const before = countRows(dbPath);
+    await importOsv(dbPath, RECORDS);
+    assert.deepEqual(countRows(dbPath), before, 'importing the same records again adds nothing');
+    await importOsv(dbPath, RECORDS, { replace: true });
+    assert.equal(eco().Debian?.records, debianIds.size, 'replace: the input is the whole ecosystem');
+  });
+
+  it('imports a directory of records recursively; with replace a mixed input replaces every ecosystem it touches', async (t) => {
     const dbPath = join(tempDir(t), 'vulndb.sqlite');
     const files = readdirSync(RECORDS).filter((f) => f.endsWith('.json'));
     const bases = new Set<string>();
