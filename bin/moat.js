@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The moat CLI: runs the compiled code in dist/ (npm run build).
-import { run } from '../dist/cli/main.js';
+// The moat CLI: runs the bundled build in dist/bin/ (npm run build).
+import { run } from '../dist/bin/main.js';
 
 process.exitCode = await run(process.argv);

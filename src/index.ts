@@ -15,7 +15,7 @@ export { renderSarif } from './report/sarif.js';
 export { renderScanTable } from './report/table.js';
 export { exceedsThreshold, filterFindings } from './scan/filter.js';
 export { type ScanImageOptions, scanImage } from './scan/scanner.js';
-export { MOAT_VERSION } from './version.js';
+export { MOAT_VERSION } from './util/version.js';
 export {
   compareVersions,
   getScheme,

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { errorMessage, MoatError } from '../errors.js';
 import { log } from '../log.js';
 import { defaultConfigDir } from '../util/dirs.js';
@@ -15,7 +14,7 @@ export interface LoadedConfig {
  * Finds and reads the config file: --config / MOAT_CONFIG (must exist), else ./moat.yaml (or .yml) in
  * the working directory, else moat.yaml in the user's config dir. Keys are option names (kebab-case).
  */
-export function loadConfig(explicit: string | undefined, cwd = process.cwd()): LoadedConfig {
+export async function loadConfig(explicit: string | undefined, cwd = process.cwd()): Promise<LoadedConfig> {
   const given = explicit ?? process.env[envName('config')];
   let file: string | undefined;
   if (given) {
@@ -31,6 +30,8 @@ export function loadConfig(explicit: string | undefined, cwd = process.cwd()): L
     file = candidates.find((c) => existsSync(c));
   }
   if (!file) return { values: {} };
+  // the YAML parser is loaded only when there is a file to read (start-up time matters for rescans)
+  const { parse } = await import('yaml');
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, 'utf8'), { maxAliasCount: 100 });

@@ -18,9 +18,9 @@ export interface CommandContext {
   write(text: string): void;
 }
 
-export function commandContext(cmd: Command, names: readonly OptionName[]): CommandContext {
+export async function commandContext(cmd: Command, names: readonly OptionName[]): Promise<CommandContext> {
   const all = [...new Set<OptionName>([...GLOBAL_OPTIONS, ...names])];
-  const config = loadConfig(cmd.opts().config as string | undefined);
+  const config = await loadConfig(cmd.opts().config as string | undefined);
   let settings: Record<string, unknown>;
   try {
     settings = resolveSettings(cmd, all, config.values, config.file);

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, isMoatError } from '../errors.js';
-import { MOAT_VERSION } from '../version.js';
+import { MOAT_VERSION } from '../util/version.js';
 import { takeExitCode } from './context.js';
 import { dbCommand } from './db.js';
 import { scanCommand } from './scan.js';

@@ -5,7 +5,6 @@ import { renderJson } from '../report/json.js';
 import { renderSarif } from '../report/sarif.js';
 import { renderScanTable } from '../report/table.js';
 import { exceedsThreshold } from '../scan/filter.js';
-import { scanImage } from '../scan/scanner.js';
 import { commandContext, setExitCode } from './context.js';
 import { addOptions, type OptionName, type OutputFormat } from './options.js';
 
@@ -34,7 +33,8 @@ export function scanCommand(): Command {
     .argument('<ref>', 'image reference');
   addOptions(image, ['format', 'output', 'quiet', 'debug', 'config', 'cache-dir', ...IMAGE_OPTIONS]);
   image.action(async (ref: string, _opts: unknown, cmd: Command) => {
-    const ctx = commandContext(cmd, IMAGE_OPTIONS);
+    const ctx = await commandContext(cmd, IMAGE_OPTIONS);
+    const { scanImage } = await import('../scan/scanner.js');
     const user = ctx.get<string | undefined>('username');
     const password = ctx.get<string | undefined>('password');
     if ((user === undefined) !== (password === undefined)) {
@@ -48,7 +48,9 @@ export function scanCommand(): Command {
       username: user,
       password,
       insecure: ctx.get<boolean | undefined>('insecure') === true,
-      timeoutMs: ctx.get('timeout'),
+      // --timeout bounds the whole scan; single requests give up sooner so a stall is reported quickly
+      timeoutMs: Math.min(30_000, ctx.get<number>('timeout')),
+      signal: AbortSignal.timeout(ctx.get<number>('timeout')),
       cacheDir: ctx.cacheDir,
       dbPath: ctx.dbPath,
       dbMaxAgeMs: ctx.get('db-max-age'),

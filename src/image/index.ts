@@ -4,12 +4,10 @@ import type { ProgressFn } from '../model/progress.js';
 import { openDir } from './dir.js';
 import { openDockerArchive } from './docker-archive.js';
 import { openOciLayout } from './oci-layout.js';
-import { openRegistryImage } from './registry/index.js';
 import type { OpenedImage } from './types.js';
 
 export { DEFAULT_PLATFORM } from './manifest.js';
 export { type ImageReference, parseReference } from './reference.js';
-export { DEFAULT_TIMEOUT_MS } from './registry/index.js';
 
 export interface OpenImageOptions {
   /** "os/arch[/variant]" picked from multi-platform images; default linux/amd64 */
@@ -41,6 +39,8 @@ export async function openImage(ref: string, opts: OpenImageOptions = {}): Promi
   if (ref.startsWith('dir:')) return openDir(ref.slice(4), { ref });
   const registryRef = ref.startsWith('docker://') ? ref.slice(9) : ref;
   try {
+    // loaded on demand: the HTTP stack is the heaviest module and local sources never need it
+    const { openRegistryImage } = await import('./registry/index.js');
     return await openRegistryImage(registryRef, opts);
   } catch (e) {
     // "moat scan image ./x.tar" is a common slip: point at the prefixes instead of a grammar error

@@ -5,7 +5,7 @@ import type { ProgressFn } from '../model/progress.js';
 import { type DbInfo, REPORT_SCHEMA_VERSION, type ScanResult, type ScanWarning } from '../model/result.js';
 import type { Severity } from '../model/severity.js';
 import { defaultCacheDir, defaultDbPath } from '../util/dirs.js';
-import { MOAT_VERSION } from '../version.js';
+import { MOAT_VERSION } from '../util/version.js';
 import { matchPackages } from '../vulndb/matcher.js';
 import { openVulnDb } from '../vulndb/store.js';
 import { filterFindings, sortFindings, summarize } from './filter.js';
@@ -56,7 +56,7 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
   const db = openVulnDb(dbPath, { readonly: true });
   try {
     const image = await openImage(ref, {
-      platform: opts.platform ?? 'linux/amd64',
+      platform: opts.platform,
       username: opts.username,
       password: opts.password,
       insecure: opts.insecure,

@@ -101,25 +101,25 @@ describe('precedence: flag > environment > config file > default', () => {
 });
 
 describe('config file discovery', () => {
-  test('moat.yaml in the working directory, then the user config dir; --config must exist', () => {
+  test('moat.yaml in the working directory, then the user config dir; --config must exist', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'moat-cfg-'));
     const xdg = mkdtempSync(join(tmpdir(), 'moat-xdg-'));
     const prev = process.env.XDG_CONFIG_HOME;
     process.env.XDG_CONFIG_HOME = xdg;
     try {
-      assert.deepEqual(loadConfig(undefined, cwd).values, {});
+      assert.deepEqual((await loadConfig(undefined, cwd)).values, {});
       mkdirSync(join(xdg, 'moat'));
       writeFileSync(join(xdg, 'moat', 'moat.yaml'), 'format: sarif\n');
-      assert.equal(loadConfig(undefined, cwd).values.format, 'sarif');
+      assert.equal((await loadConfig(undefined, cwd)).values.format, 'sarif');
       writeFileSync(join(cwd, 'moat.yaml'), 'format: json\nfail-on: HIGH\n');
-      const c = loadConfig(undefined, cwd);
+      const c = await loadConfig(undefined, cwd);
       assert.equal(c.file, join(cwd, 'moat.yaml'));
       assert.equal(c.values['fail-on'], 'HIGH');
-      assert.throws(() => loadConfig(join(cwd, 'missing.yaml'), cwd), /missing\.yaml: not found/);
+      await assert.rejects(loadConfig(join(cwd, 'missing.yaml'), cwd), /missing\.yaml: not found/);
       writeFileSync(join(cwd, 'list.yaml'), '- a\n- b\n');
-      assert.throws(() => loadConfig(join(cwd, 'list.yaml'), cwd), /expected a mapping/);
+      await assert.rejects(loadConfig(join(cwd, 'list.yaml'), cwd), /expected a mapping/);
       writeFileSync(join(cwd, 'bad.yaml'), 'format: [unclosed\n');
-      assert.throws(() => loadConfig(join(cwd, 'bad.yaml'), cwd), /bad\.yaml/);
+      await assert.rejects(loadConfig(join(cwd, 'bad.yaml'), cwd), /bad\.yaml/);
     } finally {
       if (prev === undefined) delete process.env.XDG_CONFIG_HOME;
       else process.env.XDG_CONFIG_HOME = prev;
