@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -33,6 +33,14 @@ describe('option definitions', () => {
   test('every option has a MOAT_ environment name derived from its name', () => {
     for (const name of Object.keys(OPTIONS)) assert.match(envName(name), /^MOAT_[A-Z_]+$/);
     assert.equal(envName('fail-on'), 'MOAT_FAIL_ON');
+  });
+
+  test('docs/cli.md documents every option with its environment variable', () => {
+    const doc = readFileSync(new URL('../../docs/cli.md', import.meta.url), 'utf8');
+    for (const def of Object.values(OPTIONS)) {
+      assert.ok(doc.includes(`\`--${def.name}`), `--${def.name} is documented`);
+      assert.ok(doc.includes(`\`${envName(def.name)}\``), `${envName(def.name)} is documented`);
+    }
   });
 
   test('durations and sizes', () => {
