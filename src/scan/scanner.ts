@@ -1,4 +1,5 @@
 import { ANALYZERS } from '../analyzers/index.js';
+import { isMoatError, MoatError } from '../errors.js';
 import { openImage } from '../image/index.js';
 import type { Finding } from '../model/finding.js';
 import type { ProgressFn } from '../model/progress.js';
@@ -72,6 +73,8 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
         noCache: opts.skipLayerCache,
         maxLayerBytes: opts.maxLayerBytes,
         onProgress: opts.onProgress,
+      }).catch((e: unknown) => {
+        throw namingImage(e, image.name);
       });
       const warnings: ScanWarning[] = [...inventory.warnings];
       const os = resolveOs(inventory.osHints, now);
@@ -123,6 +126,12 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
   } finally {
     db.close();
   }
+}
+
+/** Layer errors name only the layer: the user's one line must also say which image it belongs to. */
+function namingImage(e: unknown, name: string): unknown {
+  if (!isMoatError(e) || e.message.includes(name)) return e;
+  return new MoatError(e.code, `${name}: ${e.message}`, { cause: e.cause ?? e });
 }
 
 function describeDb(db: ReturnType<typeof openVulnDb>, path: string, now: Date, maxAgeMs: number): DbInfo {
