@@ -7,21 +7,21 @@ import { scanCommand } from './scan.js';
 
 export function buildProgram(): Command {
   const program = new Command('moat')
-    .description(
-      'container security: image vulnerabilities, Kubernetes posture, admission control, audit-log threats',
-    )
+    .description('container security platform: scan images for vulnerable packages against OSV data')
     .version(MOAT_VERSION, '-V, --version', 'print the version')
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: true })
     .exitOverride();
   program.addCommand(scanCommand());
   program.addCommand(dbCommand());
-  for (const c of program.commands) applyExitOverride(c);
+  applyExitOverride(program);
   return program;
 }
 
 function applyExitOverride(cmd: Command): void {
   cmd.exitOverride();
+  // usage errors look like every other error: one "moat: ..." line
+  cmd.configureOutput({ outputError: (text, write) => write(`moat: ${text.replace(/^error: /, '')}`) });
   for (const c of cmd.commands) applyExitOverride(c);
 }
 
