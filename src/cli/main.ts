@@ -35,15 +35,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     return takeExitCode();
   } catch (e) {
     if (e instanceof CommanderError) {
-      // commander already printed its message; help and version are not errors
-      if (
-        e.code === 'commander.helpDisplayed' ||
-        e.code === 'commander.version' ||
-        e.code === 'commander.help'
-      ) {
-        return EXIT.ok;
-      }
-      return EXIT.input;
+      // commander already printed its message; asked-for help and --version exit 0, help shown because a
+      // command is missing is a usage error
+      return e.exitCode === 0 ? EXIT.ok : EXIT.input;
     }
     if (isMoatError(e)) {
       process.stderr.write(`moat: ${e.message}\n`);
