@@ -8,10 +8,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import type { ScanWarning } from '../model/result.js';
+import { openSqlite } from '../util/sqlite.js';
 
 /** Bumped when the table layout changes; an older file's rows are dropped. */
 export const CACHE_SCHEMA_VERSION = 1;
@@ -59,7 +60,7 @@ export class LayerCache {
   }
 
   private connect(): Db {
-    const db = new Database(this.path, { timeout: 5000 });
+    const db = openSqlite(this.path, { timeout: 5000 });
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');

@@ -14,11 +14,12 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import yauzl from 'yauzl';
 import { errorMessage, MoatError } from '../errors.js';
 import { log } from '../log.js';
 import type { ProgressFn } from '../model/progress.js';
+import { openSqlite } from '../util/sqlite.js';
 import { baseEcosystem, checkRecord, type OsvAffected, type OsvRecord } from './osv.js';
 import { type StoredEntry, simpleFix, toStoredEntry } from './range.js';
 import { type CvssLib, loadCvss, rate } from './severity.js';
@@ -238,7 +239,7 @@ function openTarget(dbPath: string): Target {
     }
   }
   const tmp = `${dbPath}.${process.pid}.${Date.now()}.tmp`;
-  const db = new Database(tmp);
+  const db = openSqlite(tmp);
   // a fresh file only becomes visible through the final rename, so it needs no journal
   db.pragma('journal_mode = OFF');
   db.pragma('synchronous = OFF');

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { errorMessage, MoatError } from '../errors.js';
+import { openSqlite } from '../util/sqlite.js';
 
 /**
  * The vulnerability database: one SQLite file (default `<cacheDir>/vulndb.sqlite`). Records are split into
@@ -230,7 +231,7 @@ export function openVulnDb(path: string, opts: OpenOptions = {}): VulnDb {
   }
   let sqlite: Sqlite;
   try {
-    sqlite = new Database(path, { readonly: opts.readonly ?? true, fileMustExist: true, timeout: 10_000 });
+    sqlite = openSqlite(path, { readonly: opts.readonly ?? true, fileMustExist: true, timeout: 10_000 });
   } catch (e) {
     throw new MoatError('DB_SCHEMA', `cannot open vulnerability database ${path}: ${errorMessage(e)}`, {
       cause: e,

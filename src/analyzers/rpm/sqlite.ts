@@ -3,8 +3,9 @@
  * `CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)`, one header per row.
  */
 import { closeSync, copyFileSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { errorMessage } from '../../errors.js';
+import { openSqlite } from '../../util/sqlite.js';
 import type { FileInput } from '../types.js';
 import { RpmDbError } from './errors.js';
 
@@ -74,7 +75,7 @@ export function readSqliteBlobs(file: FileInput, onBlob: (hnum: number, blob: Bu
           buf[18] = 1;
           buf[19] = 1;
         }
-        db = new Database(buf);
+        db = openSqlite(buf);
       } else if (file.spoolPath) {
         const head = readHead(file.spoolPath);
         if (!isSqlite(head)) throw new SqliteDbError('not an SQLite database');
@@ -90,7 +91,7 @@ export function readSqliteBlobs(file: FileInput, onBlob: (hnum: number, blob: Bu
           }
           path = tmp;
         }
-        db = new Database(path, { readonly: true, fileMustExist: true });
+        db = openSqlite(path, { readonly: true, fileMustExist: true });
       } else {
         throw new SqliteDbError('no content');
       }
