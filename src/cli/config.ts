@@ -31,7 +31,9 @@ export async function loadConfig(explicit: string | undefined, cwd = process.cwd
   }
   if (!file) return { values: {} };
   // the YAML parser is loaded only when there is a file to read (start-up time matters for rescans)
-  const { parse } = await import('yaml');
+  // yaml is CommonJS: its exports object is the default export, both in Node and in the esbuild bundle
+  // (where the named exports of a lazily imported CommonJS chunk do not exist)
+  const { parse } = (await import('yaml')).default;
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, 'utf8'), { maxAliasCount: 100 });
