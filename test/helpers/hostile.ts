@@ -225,8 +225,8 @@ export function hostileLayout(dir: string, kind: HostileLayoutKind): BuiltLayout
       const l = writeLayout(dir, { layers: [gz(good)] });
       // the same manifest with two keys swapped: valid, the same size, but not the bytes index.json names
       tamperBlob(dir, l.manifestDigest, (b) => {
-        const m = JSON.parse(b.toString('utf8')) as { schemaVersion: number; mediaType: string };
-        const swapped = Buffer.from(JSON.stringify({ mediaType: m.mediaType, ...m }));
+        const { mediaType, ...rest } = JSON.parse(b.toString('utf8')) as Record<string, unknown>;
+        const swapped = Buffer.from(JSON.stringify({ mediaType, ...rest }));
         if (swapped.length !== b.length || swapped.equals(b)) throw new Error('manifest swap changed size');
         return swapped;
       });
