@@ -44,7 +44,7 @@ before(async () => {
   images = await testImages();
   sb = await sandbox({ cacheFrom: await importedCache() });
   const dir = join(sb.inputs, 'records');
-  const n = await extractZip(DEBIAN_ZIP, dir);
+  const n = extractZip(DEBIAN_ZIP, dir);
   assert.ok(n > 1000, `the Debian export should hold thousands of records, got ${n}`);
   records = new OracleRecords(dir);
 });

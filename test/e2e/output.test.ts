@@ -80,7 +80,7 @@ before(async () => {
   const prep = await sandbox();
   process.once('exit', () => prep.remove());
   const plain = join(prep.inputs, 'records');
-  zipRecords = await extractZip(DEBIAN_ZIP, plain);
+  zipRecords = extractZip(DEBIAN_ZIP, plain);
   deriveRecords(plain, join(prep.inputs, 'derived'));
   derived = new OracleRecords(join(prep.inputs, 'derived'));
   sb = await sandbox({ cacheFrom: await importedCache([join(prep.inputs, 'derived')]) });

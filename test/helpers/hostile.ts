@@ -196,7 +196,8 @@ export type HostileLayoutKind =
   | 'path-traversal'
   | 'absolute-path'
   | 'symlink-loop'
-  | 'big-layer';
+  | 'big-layer'
+  | 'big-layer-many';
 
 /** The bytes of the decompressed layer of 'big-layer' (a file of zeros: gzip makes it tiny). */
 export const BIG_LAYER_FILE_BYTES = 4 * 1024 * 1024;
@@ -285,6 +286,15 @@ export function hostileLayout(dir: string, kind: HostileLayoutKind): BuiltLayout
         { path: 'etc/os-release.loop', type: 'symlink', linkname: '../etc/os-release' },
       );
       return writeLayout(dir, { layers: [gz(tar(entries))] });
+    }
+    case 'big-layer-many': {
+      // eight files of an eighth each: no single entry is over a cap of half the total, the layer is
+      const eighth = BIG_LAYER_FILE_BYTES / 8;
+      const files = Array.from({ length: 8 }, (_, i) => ({
+        path: `zeros-${i}.bin`,
+        body: Buffer.alloc(eighth),
+      }));
+      return writeLayout(dir, { layers: [gz(tar([...debianRoot(), ...files]))] });
     }
     case 'big-layer':
       return writeLayout(dir, {
