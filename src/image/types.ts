@@ -19,7 +19,13 @@ export interface ImageConfig {
   os?: string;
   variant?: string;
   created?: string;
-  config?: { User?: string; Env?: string[]; Entrypoint?: string[]; Cmd?: string[]; Labels?: Record<string, string> };
+  config?: {
+    User?: string;
+    Env?: string[];
+    Entrypoint?: string[];
+    Cmd?: string[];
+    Labels?: Record<string, string>;
+  };
   rootfs?: { type: string; diff_ids: string[] };
   history?: { created?: string; created_by?: string; empty_layer?: boolean; comment?: string }[];
 }
