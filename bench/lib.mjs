@@ -134,6 +134,21 @@ export function nodeBare(opts = {}) {
   return measure(process.execPath, ['-e', '0'], opts);
 }
 
+/**
+ * Instructions executed by a command (valgrind's callgrind, all threads), in millions, or undefined
+ * when valgrind is missing. Unlike wall time it barely moves with the machine's load (repeat runs agree
+ * within ~1%), so it shows start-up regressions that timing noise hides; each run takes ~20 s.
+ */
+export function instructions(cmd, args) {
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', cmd, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  if (r.error || r.status !== 0) return undefined;
+  const m = /Collected : (\d+)/.exec(r.stderr);
+  return m ? Number(m[1]) / 1e6 : undefined;
+}
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

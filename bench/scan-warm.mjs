@@ -2,11 +2,13 @@
 // included, against node's bare start (`node -e 0`) in the same run. Goal (issue 2): under 100 ms.
 // node alone takes about that long on a loaded machine, so the goal is checked on moat's own share:
 // its wall time minus node's bare start; the absolute time and the ratio are printed beside it.
+// BENCH_VALGRIND=1 adds instruction counts (valgrind), which the machine's load hardly moves.
 import { join } from 'node:path';
 import {
   alternate,
   finish,
   IMAGES,
+  instructions,
   MOAT,
   measure,
   median,
@@ -50,6 +52,19 @@ export function scanWarm({ image = 'base', n = runs(15) } = {}) {
     const node = median(r.node);
     const moat = median(r.moat);
     const own = moat - node;
+    // opt-in (slow): instruction counts, which load on the shared machine hardly changes
+    if (process.env.BENCH_VALGRIND) {
+      const nodeIr = instructions(process.execPath, ['-e', '0']);
+      const moatIr = instructions(process.execPath, args);
+      if (nodeIr && moatIr) {
+        report(`scan-warm instructions (${image})`, {
+          moat_Minstr: moatIr,
+          node_Minstr: nodeIr,
+          ratio: moatIr / nodeIr,
+          moat_minus_node_Minstr: moatIr - nodeIr,
+        });
+      } else console.log('valgrind not available: no instruction counts');
+    }
     return report(
       `scan-warm (${image})`,
       { moat_ms: ms(moat), node_ms: ms(node), ratio: moat / node, moat_minus_node_ms: ms(own), runs: n },
