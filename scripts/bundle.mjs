@@ -1,7 +1,11 @@
 // Bundles the CLI into dist/bin/ (one file per lazily loaded part) so that a run loads a handful of
 // files instead of ~100 modules: start-up time is most of a warm rescan. The library entry point
 // (dist/index.js, from tsc) is not bundled. better-sqlite3 stays external (native addon).
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// chunk names carry content hashes: clear the old ones so they do not pile up
+rmSync('dist/bin', { recursive: true, force: true });
 
 await build({
   entryPoints: { main: 'dist/cli/main.js' },
