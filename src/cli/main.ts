@@ -29,6 +29,8 @@ function applyExitOverride(cmd: Command): void {
 export async function run(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   const debug = argv.includes('--debug') || /^(1|true|yes|on)$/i.test(process.env.MOAT_DEBUG ?? '');
+  // the CLI is a minified bundle: stack traces are only readable through its source maps
+  if (debug) process.setSourceMapsEnabled(true);
   try {
     takeExitCode();
     await program.parseAsync([...argv]);

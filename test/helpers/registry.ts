@@ -133,8 +133,24 @@ export async function pushImage(
   if (opts.format) args.push('--format', opts.format);
   if (opts.all) args.push('--all');
   args.push(`oci:${ociLayoutDir}:${ref}`, `docker://${dest}`);
-  await run('skopeo', args);
+  // Distribution 2.8 answers 500 now and then when two pushes upload the same blob at once: pushes run
+  // one at a time, and a failed one is tried again
+  const attempt = async () => {
+    for (let i = 1; ; i++) {
+      try {
+        await run('skopeo', args);
+        return;
+      } catch (e) {
+        if (i >= 3) throw e;
+      }
+    }
+  };
+  const next = pushQueue.then(attempt, attempt);
+  pushQueue = next.catch(() => {});
+  await next;
 }
+
+let pushQueue: Promise<void> = Promise.resolve();
 
 export interface TestImages {
   root: string;
