@@ -141,8 +141,10 @@ export async function importInputs(
       writer.begin(basename(input.path));
       await readInput(input.path, opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY, writer);
       writer.end();
-      const bases = input.ecosystems ?? inferBases(writer.inputBases, writer.inputRecords);
-      const replace = input.replace ?? isZipInput(input.path);
+      const zip = isZipInput(input.path);
+      const bases =
+        input.ecosystems ?? inferBases(writer.inputBases, writer.inputRecords, zip ? input.path : undefined);
+      const replace = input.replace ?? zip;
       plans.push({ input, from, to: maxRowid.get() as number, bases, counts: writer.inputBases, replace });
     }
     const now = new Date().toISOString();
@@ -204,8 +206,12 @@ export async function importInputs(
   return stats;
 }
 
-/** The bases every record touches (an export zip's own ecosystem), else all bases touched. */
-function inferBases(bases: Map<string, number>, records: number): string[] {
+/** The ecosystem an export zip is named after by its folder, else the bases every record touches, else all. */
+function inferBases(bases: Map<string, number>, records: number, zipPath?: string): string[] {
+  // an export keeps the layout <Ecosystem>/all.zip: its folder names the ecosystem, which matters when
+  // every record of a small export also affects other ecosystems (they must not be replaced)
+  const folder = zipPath ? basename(dirname(zipPath)) : '';
+  if (bases.has(folder)) return [folder];
   const all = [...bases.keys()].sort();
   const common = all.filter((b) => bases.get(b) === records);
   return common.length > 0 ? common : all;

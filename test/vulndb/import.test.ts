@@ -120,6 +120,24 @@ describe('importOsv', () => {
     assert.equal(Object.keys(b.ecosystems).join(), 'crates.io');
   });
 
+  it('an export zip replaces only the ecosystem its folder names, even when its records affect others', async (t) => {
+    const dbPath = join(tempDir(t), 'vulndb.sqlite');
+    const swift = fixture('osv-export', 'SwiftURL', 'all.zip');
+    const ids = (await zipEntries(swift)).map((e) => e.name.replace(/\.json$/, ''));
+    const affects = new Set(
+      ids.flatMap((id) =>
+        (readRecord(`${id}.json`).affected ?? []).map((a) => baseEcosystem(a.package!.ecosystem)),
+      ),
+    );
+    assert.ok(affects.size > 1, 'the SwiftURL export has a record that affects other ecosystems too');
+    await importOsv(dbPath, RECORDS);
+    const before = Object.fromEntries(dbStatus(dbPath).ecosystems.map((e) => [e.ecosystem, e.records]));
+    const stats = await importOsv(dbPath, swift);
+    assert.deepEqual(Object.keys(stats.ecosystems), ['SwiftURL']);
+    const after = Object.fromEntries(dbStatus(dbPath).ecosystems.map((e) => [e.ecosystem, e.records]));
+    for (const [eco, n] of Object.entries(before)) if (eco !== 'SwiftURL') assert.equal(after[eco], n, eco);
+  });
+
   it('a directory or JSON file adds to an imported export instead of replacing it; replace: true replaces', async (t) => {
     const dbPath = join(tempDir(t), 'vulndb.sqlite');
     const exported = (await zipEntries(DEBIAN_ZIP)).length;
