@@ -1,6 +1,8 @@
-import { ANALYZERS } from '../analyzers/index.js';
+import { statSync } from 'node:fs';
+import { ANALYZERS, analyzerKey } from '../analyzers/index.js';
 import { isMoatError, MoatError } from '../errors.js';
 import { openImage } from '../image/index.js';
+import type { OpenedImage } from '../image/types.js';
 import type { Finding } from '../model/finding.js';
 import type { ProgressFn } from '../model/progress.js';
 import { type DbInfo, REPORT_SCHEMA_VERSION, type ScanResult, type ScanWarning } from '../model/result.js';
@@ -12,6 +14,7 @@ import { openVulnDb } from '../vulndb/store.js';
 import { filterFindings, sortFindings, summarize } from './filter.js';
 import { collectInventory } from './inventory.js';
 import { resolveOs } from './os.js';
+import { type CachedScan, readResult, resultKey, writeResult } from './result-cache.js';
 
 export interface ScanImageOptions {
   /** os/arch[/variant] to pick from a multi-platform image (default linux/amd64) */
@@ -47,82 +50,127 @@ const DAY_MS = 86_400_000;
 
 /**
  * Scans one image: opens it from its source, inventories packages layer by layer (cached per layer),
- * identifies the OS, matches packages against the OSV database and applies the filters.
+ * identifies the OS, matches packages against the OSV database and applies the filters. An unchanged
+ * image scanned against an unchanged database is answered from the result cache (result-cache.ts).
  */
 export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promise<ScanResult> {
   const now = opts.now ?? new Date();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const dbPath = opts.dbPath ?? defaultDbPath(cacheDir);
-  // open the database first: a missing or outdated database should fail before any download
+  // check the database first: a missing one should fail before any download
+  const dbFile = statSync(dbPath, { throwIfNoEntry: false });
+  if (!dbFile) openVulnDb(dbPath, { readonly: true }).close(); // throws the DB_MISSING error
+  const image = await openImage(ref, {
+    platform: opts.platform,
+    username: opts.username,
+    password: opts.password,
+    insecure: opts.insecure,
+    timeoutMs: opts.timeoutMs,
+    dockerConfigPath: opts.dockerConfigPath,
+    onProgress: opts.onProgress,
+    signal: opts.signal,
+  });
+  let scan: Omit<CachedScan, 'format'>;
+  try {
+    const key =
+      opts.skipLayerCache || !dbFile
+        ? undefined
+        : resultKey(image, analyzerKey(ANALYZERS), MOAT_VERSION, dbFile);
+    const cached = key ? readResult(cacheDir, key) : undefined;
+    if (cached) {
+      scan = cached;
+    } else {
+      scan = await inventoryAndMatch(image, dbPath, cacheDir, opts);
+      if (key) writeResult(cacheDir, key, scan);
+    }
+  } finally {
+    await image.close();
+  }
+
+  const warnings: ScanWarning[] = [...scan.warnings];
+  const os = resolveOs(scan.osHints, now);
+  if (!os && scan.packages.length > 0) {
+    warnings.push({ code: 'os-unknown', message: 'OS not detected: OS packages were not matched' });
+  }
+  if (os?.eol?.ended) {
+    warnings.push({
+      code: 'os-eol',
+      message: `${os.name} reached end of life on ${os.eol.ltsDate ?? os.eol.date}: it gets no security fixes`,
+    });
+  }
+  const dbInfo = describeDb(
+    dbPath,
+    scan.dbSchemaVersion,
+    scan.dbUpdatedAt,
+    now,
+    opts.dbMaxAgeMs ?? 7 * DAY_MS,
+  );
+  if (dbInfo.stale) {
+    warnings.push({
+      code: 'db-stale',
+      message: `vulnerability database is ${Math.round((dbInfo.ageHours ?? 0) / 24)} days old: run \`moat db update\``,
+    });
+  }
+  const { kept, dropped } = filterFindings(scan.findings, {
+    severity: opts.severity,
+    onlyFixed: opts.onlyFixed,
+  });
+  sortFindings(kept);
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'moat', version: MOAT_VERSION },
+    generatedAt: now.toISOString(),
+    target: {
+      kind: 'image',
+      ref,
+      source: image.source,
+      name: image.name,
+      digest: image.digest,
+      configDigest: image.configDigest,
+      platform: image.platform,
+      mediaType: image.mediaType,
+      layers: scan.layers,
+      created: image.config?.created,
+    },
+    os,
+    db: dbInfo,
+    summary: summarize(kept, scan.packages.length, dropped),
+    findings: kept,
+    packages: opts.listPackages ? scan.packages : undefined,
+    warnings,
+  };
+}
+
+/** The expensive part of a scan: packages from the layers, matched against the database. */
+async function inventoryAndMatch(
+  image: OpenedImage,
+  dbPath: string,
+  cacheDir: string,
+  opts: ScanImageOptions,
+): Promise<Omit<CachedScan, 'format'>> {
   const db = openVulnDb(dbPath, { readonly: true });
   try {
-    const image = await openImage(ref, {
-      platform: opts.platform,
-      username: opts.username,
-      password: opts.password,
-      insecure: opts.insecure,
-      timeoutMs: opts.timeoutMs,
-      dockerConfigPath: opts.dockerConfigPath,
+    const inventory = await collectInventory(image, {
+      analyzers: ANALYZERS,
+      cacheDir,
+      noCache: opts.skipLayerCache,
+      maxLayerBytes: opts.maxLayerBytes,
       onProgress: opts.onProgress,
-      signal: opts.signal,
+    }).catch((e: unknown) => {
+      throw namingImage(e, image.name);
     });
-    try {
-      const inventory = await collectInventory(image, {
-        analyzers: ANALYZERS,
-        cacheDir,
-        noCache: opts.skipLayerCache,
-        maxLayerBytes: opts.maxLayerBytes,
-        onProgress: opts.onProgress,
-      }).catch((e: unknown) => {
-        throw namingImage(e, image.name);
-      });
-      const warnings: ScanWarning[] = [...inventory.warnings];
-      const os = resolveOs(inventory.osHints, now);
-      if (!os && inventory.packages.length > 0) {
-        warnings.push({ code: 'os-unknown', message: 'OS not detected: OS packages were not matched' });
-      }
-      if (os?.eol?.ended) {
-        warnings.push({
-          code: 'os-eol',
-          message: `${os.name} reached end of life on ${os.eol.ltsDate ?? os.eol.date}: it gets no security fixes`,
-        });
-      }
-      const dbInfo = describeDb(db, dbPath, now, opts.dbMaxAgeMs ?? 7 * DAY_MS);
-      if (dbInfo.stale) {
-        warnings.push({
-          code: 'db-stale',
-          message: `vulnerability database is ${Math.round((dbInfo.ageHours ?? 0) / 24)} days old: run \`moat db update\``,
-        });
-      }
-      const all: Finding[] = matchPackages(db, { os, packages: inventory.packages });
-      const { kept, dropped } = filterFindings(all, { severity: opts.severity, onlyFixed: opts.onlyFixed });
-      sortFindings(kept);
-      return {
-        schemaVersion: REPORT_SCHEMA_VERSION,
-        tool: { name: 'moat', version: MOAT_VERSION },
-        generatedAt: now.toISOString(),
-        target: {
-          kind: 'image',
-          ref,
-          source: image.source,
-          name: image.name,
-          digest: image.digest,
-          configDigest: image.configDigest,
-          platform: image.platform,
-          mediaType: image.mediaType,
-          layers: inventory.layers,
-          created: image.config?.created,
-        },
-        os,
-        db: dbInfo,
-        summary: summarize(kept, inventory.packages.length, dropped),
-        findings: kept,
-        packages: opts.listPackages ? inventory.packages : undefined,
-        warnings,
-      };
-    } finally {
-      await image.close();
-    }
+    // the OS decides the ecosystem; its end-of-life status is recomputed at each scan from the hints
+    const os = resolveOs(inventory.osHints);
+    const findings: Finding[] = matchPackages(db, { os, packages: inventory.packages });
+    return {
+      layers: inventory.layers,
+      osHints: inventory.osHints,
+      packages: inventory.packages,
+      findings,
+      warnings: inventory.warnings,
+      dbUpdatedAt: db.updatedAt(),
+      dbSchemaVersion: db.schemaVersion,
+    };
   } finally {
     db.close();
   }
@@ -134,12 +182,17 @@ function namingImage(e: unknown, name: string): unknown {
   return new MoatError(e.code, `${name}: ${e.message}`, { cause: e.cause ?? e });
 }
 
-function describeDb(db: ReturnType<typeof openVulnDb>, path: string, now: Date, maxAgeMs: number): DbInfo {
-  const updatedAt = db.updatedAt();
+function describeDb(
+  path: string,
+  schemaVersion: number,
+  updatedAt: string | undefined,
+  now: Date,
+  maxAgeMs: number,
+): DbInfo {
   const ageHours = updatedAt ? (now.getTime() - Date.parse(updatedAt)) / 3_600_000 : undefined;
   return {
     path,
-    schemaVersion: db.schemaVersion,
+    schemaVersion,
     updatedAt,
     ageHours: ageHours === undefined ? undefined : Math.round(ageHours * 10) / 10,
     stale: ageHours === undefined || ageHours * 3_600_000 > maxAgeMs,
