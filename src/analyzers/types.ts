@@ -37,7 +37,10 @@ export interface Analyzer {
   readonly version: number;
   /** files above this size are skipped with a warning */
   readonly maxSize: number;
-  /** whether this analyzer needs the regular file at `path`; called for every file entry, so keep it cheap */
-  wants(path: string): boolean;
+  /**
+   * whether this analyzer needs the regular file at `path`; called for every file entry, so keep it cheap.
+   * `meta` gives the entry's size and mode (e.g. to pick executables for binary analyzers).
+   */
+  wants(path: string, meta?: { size: number; mode: number }): boolean;
   analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput | Promise<AnalysisOutput>;
 }

@@ -1,5 +1,37 @@
-/** Which analyzer (package manager database) a package came from. Language types are added later. */
-export type PackageType = 'dpkg' | 'apk' | 'rpm';
+/** OS package managers. */
+export const OS_PACKAGE_TYPES = ['dpkg', 'apk', 'rpm'] as const;
+export type OsPackageType = (typeof OS_PACKAGE_TYPES)[number];
+
+/**
+ * Language package types, one per packaging ecosystem: npm (package-lock, yarn, pnpm, node_modules),
+ * python (PyPI: dist-info, egg-info, poetry, Pipfile, requirements), go (Go modules: go.mod, binaries),
+ * maven (Java archives), gem (RubyGems), cargo (crates.io), composer (Packagist), nuget (.NET).
+ */
+export const LANG_PACKAGE_TYPES = [
+  'npm',
+  'python',
+  'go',
+  'maven',
+  'gem',
+  'cargo',
+  'composer',
+  'nuget',
+] as const;
+export type LangPackageType = (typeof LANG_PACKAGE_TYPES)[number];
+
+/** Which kind of package manager a package belongs to. */
+export type PackageType = OsPackageType | LangPackageType;
+
+export function isOsPackageType(t: string): t is OsPackageType {
+  return (OS_PACKAGE_TYPES as readonly string[]).includes(t);
+}
+
+/**
+ * How a language package was found: metadata of an installed package (node_modules/x/package.json,
+ * *.dist-info/METADATA, gemspecs, composer's installed.json, a jar's pom.properties), a declaration in a
+ * lockfile or manifest (package-lock.json, poetry.lock, go.mod, ...), or build info embedded in a binary.
+ */
+export type FoundBy = 'installed' | 'lockfile' | 'binary';
 
 /** Where in an image something was found: the layer that introduced it. */
 export interface LayerRef {
@@ -38,6 +70,22 @@ export interface Package {
   layer?: LayerRef;
   /** format-specific extras that renderers may show (dpkg status, rpm modularity label, apk commit, ...) */
   extra?: Record<string, string | number | boolean | null>;
+  /** package URL (purl spec), set for every package by the scan pipeline */
+  purl?: string;
+  /** language packages: how it was found (see FoundBy) */
+  foundBy?: FoundBy;
+  /** language packages: every file that declares it, when more than `path` (deduplicated packages) */
+  locations?: string[];
+  /** language packages: a development-only dependency (lockfiles that say so) */
+  dev?: boolean;
+  /** language packages: a direct dependency of the project (lockfiles that say so) */
+  direct?: boolean;
+  /**
+   * language packages whose files belong to an OS package (e.g. Debian's python3-requests owns
+   * dist-packages/requests*): the owning OS package's name. Such packages are not matched against
+   * language advisories unless asked (--os-managed-lang): distributions backport fixes.
+   */
+  osPackage?: string;
 }
 
 /** Operating system of an image, from /etc/os-release and fallbacks. */

@@ -70,5 +70,8 @@ export function queriesFor(pkg: Package, os: OsInfo | undefined): PackageQuery[]
       if (src && src !== pkg.name) out.push(q(src, pkg.source?.version || pkg.version));
       return out;
     }
+    default:
+      // language packages are matched in their own ecosystems, whatever the OS (not yet wired)
+      return [];
   }
 }
