@@ -49,3 +49,32 @@ export interface Finding {
   /** one line telling the user what to do */
   remediation: string;
 }
+
+/** Where a suppression came from (docs/suppression.md). */
+export type SuppressionKind = 'ignore-file' | 'openvex' | 'cyclonedx-vex';
+
+/** The rule or statement that suppressed a finding. */
+export interface Suppression {
+  kind: SuppressionKind;
+  /** the file the rule was read from */
+  file: string;
+  /** ignore files: the entry's position (1-based line) */
+  line?: number;
+  /** the rule's or statement's vulnerability id */
+  id: string;
+  /** ignore files: the entry's reason */
+  reason?: string;
+  /** ignore files: the entry's expiry date */
+  expires?: string;
+  /** VEX status: OpenVEX not_affected/fixed, CycloneDX analysis.state not_affected/false_positive/resolved */
+  status?: string;
+  /** VEX justification (OpenVEX justification, CycloneDX analysis.justification) */
+  justification?: string;
+  /** VEX free text: OpenVEX impact_statement/status_notes, CycloneDX analysis.detail */
+  statement?: string;
+}
+
+/** A finding removed from `findings` by an ignore rule or a VEX statement. */
+export interface SuppressedFinding extends Finding {
+  suppressedBy: Suppression;
+}

@@ -1,4 +1,4 @@
-import type { Finding } from './finding.js';
+import type { Finding, SuppressedFinding } from './finding.js';
 import type { LayerRef, OsInfo, Package } from './package.js';
 import type { Severity } from './severity.js';
 
@@ -6,7 +6,7 @@ import type { Severity } from './severity.js';
  * Version of the JSON report schema (docs/json-schema.md). Published versions are never changed in
  * place: a breaking change gets a new major number.
  */
-export const REPORT_SCHEMA_VERSION = '1.0';
+export const REPORT_SCHEMA_VERSION = '1.1';
 
 export type ImageSourceKind = 'registry' | 'oci' | 'docker-archive' | 'dir';
 
@@ -28,6 +28,25 @@ export interface ImageTarget {
   created?: string;
 }
 
+/** An SBOM given to `moat scan sbom`: its packages were read from the document, not from an image. */
+export interface SbomTarget {
+  kind: 'sbom';
+  /** the file as the user gave it */
+  ref: string;
+  /** what the SBOM describes (CycloneDX metadata.component, the SPDX document's name), else the file name */
+  name: string;
+  format: 'cyclonedx' | 'spdx';
+  /** "1.6", "2.3", ... */
+  specVersion: string;
+  /** the described image's digest, when the SBOM records one */
+  digest?: string;
+  /** layers named by the SBOM's packages (moat's own SBOMs record them), else empty */
+  layers: LayerRef[];
+}
+
+/** What a scan looked at. 1.1 added `sbom` next to `image` (docs/json-schema.md). */
+export type ScanTarget = ImageTarget | SbomTarget;
+
 export interface DbInfo {
   path: string;
   schemaVersion: number;
@@ -47,6 +66,8 @@ export interface Summary {
   filtered: number;
   /** no findings after filters */
   healthy: boolean;
+  /** findings removed by an ignore rule or a VEX statement (1.1; counted before --severity/--only-fixed) */
+  suppressed?: number;
 }
 
 export interface ScanWarning {
@@ -61,12 +82,14 @@ export interface ScanResult {
   schemaVersion: string;
   tool: { name: 'moat'; version: string };
   generatedAt: string;
-  target: ImageTarget;
+  target: ScanTarget;
   os?: OsInfo;
   db?: DbInfo;
   summary: Summary;
   findings: Finding[];
   /** every package found; only with --list-packages */
   packages?: Package[];
+  /** findings that an ignore rule or a VEX statement suppressed, each with the rule (1.1) */
+  suppressed?: SuppressedFinding[];
   warnings: ScanWarning[];
 }

@@ -12,7 +12,8 @@ export interface TableOptions {
 export function renderScanTable(r: ScanResult, opts: TableOptions = {}): string {
   const out: string[] = [];
   const t = r.target;
-  out.push(`${t.name}${t.digest ? ` (${t.digest})` : ''}${t.platform ? ` ${t.platform}` : ''}`);
+  const platform = t.kind === 'image' ? t.platform : undefined;
+  out.push(`${t.name}${t.digest ? ` (${t.digest})` : ''}${platform ? ` ${platform}` : ''}`);
   if (r.os) {
     let os = `OS: ${r.os.name}`;
     if (r.os.eol?.ended)
