@@ -32,6 +32,10 @@ export const ERROR_CODES = {
   BAD_DB_INPUT: EXIT.input,
   DB_MISSING: EXIT.input,
   DB_SCHEMA: EXIT.input,
+  /** an SBOM given to `scan sbom` that is not CycloneDX or SPDX JSON */
+  BAD_SBOM: EXIT.input,
+  /** an ignore file or VEX document that cannot be read */
+  BAD_SUPPRESSION: EXIT.input,
   INTERNAL: EXIT.internal,
 } as const;
 
