@@ -7,6 +7,7 @@ import type { Finding } from '../model/finding.js';
 import type { ProgressFn } from '../model/progress.js';
 import { type DbInfo, REPORT_SCHEMA_VERSION, type ScanResult, type ScanWarning } from '../model/result.js';
 import type { Severity } from '../model/severity.js';
+import { loadSuppressions, purlIndex, suppress } from '../suppress/index.js';
 import { defaultCacheDir, defaultDbPath } from '../util/dirs.js';
 import { MOAT_VERSION } from '../util/version.js';
 import { matchPackages } from '../vulndb/matcher.js';
@@ -36,6 +37,10 @@ export interface ScanImageOptions {
   listPackages?: boolean;
   severity?: readonly Severity[];
   onlyFixed?: boolean;
+  /** an ignore file (.moatignore format, docs/suppression.md); the CLI passes ./.moatignore when it exists */
+  ignoreFile?: string;
+  /** VEX documents (OpenVEX, CycloneDX) whose not_affected/fixed statements suppress findings */
+  vex?: readonly string[];
   /** refuse layers that decompress to more than this */
   maxLayerBytes?: number;
   /** analyze every layer even when cached */
@@ -60,6 +65,11 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
   // check the database first: a missing one should fail before any download
   const dbFile = statSync(dbPath, { throwIfNoEntry: false });
   if (!dbFile) openVulnDb(dbPath, { readonly: true }).close(); // throws the DB_MISSING error
+  // a broken ignore file or VEX document fails the scan before any download
+  const rules =
+    opts.ignoreFile || opts.vex?.length
+      ? await loadSuppressions({ ignoreFile: opts.ignoreFile, vex: opts.vex, now })
+      : undefined;
   const image = await openImage(ref, {
     platform: opts.platform,
     username: opts.username,
@@ -111,7 +121,15 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
       message: `vulnerability database is ${Math.round((dbInfo.ageHours ?? 0) / 24)} days old: run \`moat db update\``,
     });
   }
-  const { kept, dropped } = filterFindings(scan.findings, {
+  // suppression comes after matching and before the filters: a suppressed finding is neither reported
+  // nor counted for --fail-on, and is listed with the rule that suppressed it
+  const sup = suppress(scan.findings, rules, {
+    os,
+    targetDigest: image.digest,
+    purlOf: purlIndex(scan.packages),
+  });
+  warnings.push(...sup.warnings);
+  const { kept, dropped } = filterFindings(sup.kept, {
     severity: opts.severity,
     onlyFixed: opts.onlyFixed,
   });
@@ -134,9 +152,12 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
     },
     os,
     db: dbInfo,
-    summary: summarize(kept, scan.packages.length, dropped),
+    summary: rules
+      ? { ...summarize(kept, scan.packages.length, dropped), suppressed: sup.suppressed.length }
+      : summarize(kept, scan.packages.length, dropped),
     findings: kept,
     packages: opts.listPackages ? scan.packages : undefined,
+    suppressed: rules ? sup.suppressed : undefined,
     warnings,
   };
 }
@@ -182,7 +203,7 @@ function namingImage(e: unknown, name: string): unknown {
   return new MoatError(e.code, `${name}: ${e.message}`, { cause: e.cause ?? e });
 }
 
-function describeDb(
+export function describeDb(
   path: string,
   schemaVersion: number,
   updatedAt: string | undefined,
