@@ -20,6 +20,7 @@ import { errorMessage, MoatError } from '../errors.js';
 import { log } from '../log.js';
 import type { ProgressFn } from '../model/progress.js';
 import { openSqlite } from '../util/sqlite.js';
+import { normalizeName } from './ecosystem.js';
 import { baseEcosystem, checkRecord, type OsvAffected, type OsvRecord } from './osv.js';
 import { type StoredEntry, simpleFix, toStoredEntry } from './range.js';
 import { type CvssLib, loadCvss, rate } from './severity.js';
@@ -360,7 +361,7 @@ class Writer {
     for (const a of r.affected ?? []) {
       if (!a.package) continue;
       bases.add(baseEcosystem(a.package.ecosystem));
-      const key = `${a.package.ecosystem}\0${a.package.name}`;
+      const key = `${a.package.ecosystem}\0${normalizeName(a.package.ecosystem, a.package.name)}`;
       const g = groups.get(key);
       if (g) g.push(a);
       else groups.set(key, [a]);
@@ -380,7 +381,8 @@ class Writer {
       const rating = rate(this.lib, r, entries);
       const simple = simpleFix(stored);
       this.insertRow.run(
-        pkg.name,
+        // PyPI and NuGet names are stored as those ecosystems compare them (the matcher looks them up so)
+        normalizeName(pkg.ecosystem, pkg.name),
         pkg.ecosystem,
         r.id,
         baseEcosystem(pkg.ecosystem),

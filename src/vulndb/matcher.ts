@@ -16,10 +16,15 @@ import type { CandidateRow, VulnDb } from './store.js';
 export interface MatchInput {
   os?: OsInfo;
   packages: Package[];
+  /** also match language packages that an OS package installed (see ecosystem.ts) */
+  osManagedLang?: boolean;
 }
 
 export function matchPackages(db: VulnDb, input: MatchInput): Finding[] {
-  return new Matcher(db).matchAll(input.packages.map((pkg) => ({ pkg, queries: queriesFor(pkg, input.os) })));
+  const opts = { osManagedLang: input.osManagedLang === true };
+  return new Matcher(db).matchAll(
+    input.packages.map((pkg) => ({ pkg, queries: queriesFor(pkg, input.os, opts) })),
+  );
 }
 
 interface Row {
@@ -240,6 +245,7 @@ export class Matcher {
 
     let fixed: string | undefined;
     for (const h of hits) if (h.fixed && (!fixed || cmp(h.query.scheme, h.fixed, fixed) < 0)) fixed = h.fixed;
+    if (fixed && q.fixPrefix && !fixed.startsWith(q.fixPrefix)) fixed = q.fixPrefix + fixed;
 
     // the most authoritative rating wins (docs/severity.md); equal sources: the highest severity
     const ratings = hits.map((h) => this.rating(h.row));
@@ -273,8 +279,8 @@ export class Matcher {
       if (v.modified && (!modified || v.modified > modified)) modified = v.modified;
     }
 
-    const matchedName = q.name !== pkg.name ? q.name : undefined;
-    const matchedVersion = q.version !== pkg.version ? q.version : undefined;
+    const matchedName = !q.asInstalled && q.name !== pkg.name ? q.name : undefined;
+    const matchedVersion = !q.asInstalled && q.version !== pkg.version ? q.version : undefined;
     const ecosystem = hits[0]!.row.ecosystem;
     const f: Finding = {
       id,

@@ -13,8 +13,9 @@ import { openSqlite } from '../util/sqlite.js';
  *
  * Bump SCHEMA_VERSION on any change to the tables or to what import stores: an older file is then refused
  * with DB_SCHEMA until the user re-imports.
+ * 2: PyPI and NuGet package names stored normalised (ecosystem.ts normalizeName).
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
