@@ -1,6 +1,6 @@
 import type { Package } from '../model/package.js';
 import { readAll, splitLines } from './input.js';
-import type { Analyzer } from './types.js';
+import type { Analyzer, OwnedFiles } from './types.js';
 import { boundedWarn } from './warn.js';
 
 const INSTALLED = 'lib/apk/db/installed';
@@ -163,16 +163,26 @@ function toPackage(r: ApkRecord, path: string): Package {
   return pkg;
 }
 
-/** Alpine (and Wolfi/Chainguard) packages from `lib/apk/db/installed`. */
+/** The files of each package (R: lines under their F: directory), for OS-managed language packages. */
+function ownedFiles(records: ApkRecord[]): OwnedFiles[] {
+  const out: OwnedFiles[] = [];
+  for (const r of records) {
+    const paths = r.files.filter((f) => !f.endsWith('/'));
+    if (paths.length > 0) out.push({ owner: r.name, paths });
+  }
+  return out;
+}
+
+/** Alpine (and Wolfi/Chainguard) packages from `lib/apk/db/installed`, with the files each one owns. */
 export const apk = {
   name: 'apk',
-  version: 1,
+  version: 2,
   maxSize: 256 * MiB,
   wants: (path: string) => path === INSTALLED,
   analyze(file, ctx) {
     const warn = boundedWarn(ctx);
     const records = parseApkDatabase(readAll(file).toString('utf8'), warn);
     warn.flush();
-    return { packages: records.map((r) => toPackage(r, file.path)) };
+    return { packages: records.map((r) => toPackage(r, file.path)), owned: ownedFiles(records) };
   },
 } satisfies Analyzer;

@@ -1,10 +1,11 @@
 import type { Package } from '../model/package.js';
 import { readAll, splitLines } from './input.js';
-import type { Analyzer } from './types.js';
+import type { Analyzer, OwnedFiles } from './types.js';
 import { boundedWarn } from './warn.js';
 
 const STATUS = 'var/lib/dpkg/status';
 const STATUS_D = 'var/lib/dpkg/status.d/';
+const INFO = 'var/lib/dpkg/info/';
 const MiB = 1024 * 1024;
 
 /**
@@ -239,6 +240,26 @@ function toPackage(r: DpkgRecord, path: string): Package {
   return pkg;
 }
 
+/** `var/lib/dpkg/info/<package>[:<arch>].list`: the files dpkg installed for one package. */
+function isFileList(path: string): boolean {
+  return path.startsWith(INFO) && path.endsWith('.list') && path.indexOf('/', INFO.length) < 0;
+}
+
+/**
+ * A package's file list: one absolute path per line (directories included, the first line is `/.`),
+ * as root-relative paths. The owner is the file name less `.list` and a multi-arch `:<arch>` qualifier.
+ */
+export function parseFileList(text: string, path: string): OwnedFiles {
+  const base = path.slice(path.lastIndexOf('/') + 1, -'.list'.length);
+  const colon = base.indexOf(':');
+  const paths: string[] = [];
+  for (const line of splitLines(text)) {
+    if (line.length < 2 || line.charCodeAt(0) !== 0x2f /* / */ || line === '/.') continue;
+    paths.push(line.slice(1));
+  }
+  return { owner: colon < 0 ? base : base.slice(0, colon), paths };
+}
+
 function isStatusDFile(path: string): boolean {
   if (!path.startsWith(STATUS_D)) return false;
   const base = path.slice(STATUS_D.length);
@@ -246,13 +267,21 @@ function isStatusDFile(path: string): boolean {
   return !NON_CONTROL_SUFFIXES.some((s) => base.endsWith(s));
 }
 
-/** Debian/Ubuntu packages from `var/lib/dpkg/status` and distroless `var/lib/dpkg/status.d/<pkg>` files. */
+/**
+ * Debian/Ubuntu packages from `var/lib/dpkg/status` and distroless `var/lib/dpkg/status.d/<pkg>` files,
+ * and the files each installed package owns from `var/lib/dpkg/info/*.list` (distroless images keep
+ * no lists: their language packages have no known owner).
+ */
 export const dpkg = {
   name: 'dpkg',
-  version: 1,
+  version: 2,
   maxSize: 256 * MiB,
-  wants: (path: string) => path === STATUS || isStatusDFile(path),
+  wants: (path: string) => path === STATUS || isStatusDFile(path) || isFileList(path),
   analyze(file, ctx) {
+    if (isFileList(file.path)) {
+      const list = parseFileList(readAll(file).toString('utf8'), file.path);
+      return list.paths.length > 0 ? { owned: [list] } : {};
+    }
     const warn = boundedWarn(ctx);
     const records = parseDpkgDatabase(readAll(file).toString('utf8'), warn);
     warn.flush();

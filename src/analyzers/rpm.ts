@@ -2,10 +2,10 @@ import type { Package } from '../model/package.js';
 import { openRandomAccess } from './input.js';
 import { isBdb, readBdbHash } from './rpm/bdb.js';
 import { RpmDbError } from './rpm/errors.js';
-import { parseRpmHeader, parseSourceRpm, type RpmHeaderInfo } from './rpm/header.js';
+import { parseRpmHeader, parseSourceRpm, type RpmHeaderInfo, rpmHeaderFiles } from './rpm/header.js';
 import { isNdb, readNdb } from './rpm/ndb.js';
 import { isSqlite, readSqliteBlobs } from './rpm/sqlite.js';
-import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput, OwnedFiles } from './types.js';
 import { boundedWarn } from './warn.js';
 
 const GiB = 1024 * 1024 * 1024;
@@ -92,12 +92,16 @@ export function readRpmDatabase(
 function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
   const warn = boundedWarn(ctx);
   const packages: Package[] = [];
+  const owned: OwnedFiles[] = [];
   try {
     readRpmDatabase(
       file,
       (blob) => {
         try {
-          packages.push(rpmPackage(parseRpmHeader(blob), file.path));
+          const pkg = rpmPackage(parseRpmHeader(blob), file.path);
+          packages.push(pkg);
+          const paths = rpmHeaderFiles(blob);
+          if (paths.length > 0) owned.push({ owner: pkg.name, paths });
         } catch (e) {
           if (!(e instanceof RpmDbError)) throw e;
           warn(`skipping unreadable package header: ${e.message}`);
@@ -112,13 +116,16 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
     warn(e instanceof RangeError ? `malformed database: ${e.message}` : e.message);
   }
   warn.flush();
-  return { packages };
+  return { packages, owned };
 }
 
-/** Red Hat family and SUSE packages from rpm's database, in any of its three backends. */
+/**
+ * Red Hat family and SUSE packages from rpm's database, in any of its three backends, with the files
+ * each one owns.
+ */
 export const rpm = {
   name: 'rpm',
-  version: 1,
+  version: 2,
   maxSize: 2 * GiB,
   wants,
   analyze,

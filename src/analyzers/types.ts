@@ -21,6 +21,20 @@ export interface AnalysisOutput {
   packages?: Package[];
   /** OS identity read from this file (os-release or a distribution release file) */
   os?: OsHint;
+  /**
+   * OS package managers: the files each installed package owns (dpkg `info/*.list`, apk `R:` lines, rpm
+   * file lists), as root-relative paths. The scan keeps only paths other analyzers read (language
+   * metadata, binaries), to mark language packages that the OS package manager installed.
+   */
+  owned?: OwnedFiles[];
+}
+
+/** Files that one OS package installed. */
+export interface OwnedFiles {
+  /** the OS package's name (dpkg/apk/rpm binary package) */
+  owner: string;
+  /** root-relative paths: no leading slash */
+  paths: string[];
 }
 
 /** An OS identification from one file; the scan picks the best hint among the final filesystem's files. */

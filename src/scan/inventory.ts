@@ -1,7 +1,8 @@
 /**
  * From an opened image to its package inventory: each layer comes from the layer cache or is
  * downloaded and analyzed (a few layers at a time, results kept in layer order), then the layers are
- * merged into the final filesystem's packages and OS hints.
+ * merged into the final filesystem's packages and OS hints, language packages that OS packages
+ * installed are marked (os-managed.ts) and duplicates of one language package merged (dedupe.ts).
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import type { LayerRef, Package } from '../model/package.js';
 import type { ProgressFn } from '../model/progress.js';
 import type { ScanWarning } from '../model/result.js';
 import { LayerCache, type LayerCacheOptions } from './cache.js';
+import { dedupePackages } from './dedupe.js';
 import {
   type AliasRequest,
   type AnalyzeOptions,
@@ -28,6 +30,7 @@ import {
   sweepSpool,
 } from './layer.js';
 import { LayeredFs, mergeLayers, planAliasReads } from './merge.js';
+import { markOsManaged } from './os-managed.js';
 
 export const DEFAULT_LAYER_CONCURRENCY = 3;
 
@@ -197,8 +200,10 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
 
     const refs = layerRefs(image);
     const merged = mergeLayers({ fs, refs, aliasOutputs });
+    markOsManaged(merged.packages, merged.owned, (p) => fs.resolve(p));
+    const packages = dedupePackages(merged.packages);
     if (cache) warnings.push(...cache.warnings.slice(cacheWarningsBefore));
-    return { osHints: merged.osHints, packages: merged.packages, layers: refs, warnings, cacheHits };
+    return { osHints: merged.osHints, packages, layers: refs, warnings, cacheHits };
   } finally {
     if (ownCache) cache?.close();
   }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { AnalysisOutput, Analyzer, FileInput } from '../analyzers/types.js';
+import type { AnalysisOutput, Analyzer, FileInput, OwnedFiles } from '../analyzers/types.js';
 import { errorMessage, MoatError } from '../errors.js';
 import { decompressLayer } from '../image/decompress.js';
 import { TarReader } from '../image/tar.js';
@@ -16,8 +16,11 @@ import type { LayerDescriptor, LayerEntry, LayerVisitor } from '../image/types.j
 import { log } from '../log.js';
 import type { ScanWarning } from '../model/result.js';
 
-/** Version of the LayerAnalysis shape and of the rules that fill it: part of the cache key. */
-export const LAYER_FORMAT = 1;
+/**
+ * Version of the LayerAnalysis shape and of the rules that fill it: part of the cache key.
+ * 2: `fileMeta` (sizes and modes, for analyzers that pick binaries), owned-file lists.
+ */
+export const LAYER_FORMAT = 2;
 
 /** What one analyzer found in one file of a layer. */
 export interface FileResult {
@@ -44,6 +47,11 @@ export interface LayerAnalysis {
   hardlinks: [string, string][];
   /** every regular file (and special file) path: needed to find files reached through symlinked dirs */
   files: string[];
+  /**
+   * size and mode of each `files` entry, flattened ([size0, mode0, size1, mode1, ...]): a file reached
+   * through a link is offered to analyzers with its own size and mode, as in the first pass
+   */
+  fileMeta: number[];
   dirs: string[];
   warnings: ScanWarning[];
   /** tar entries read */
@@ -103,6 +111,7 @@ class Collector {
    */
   private readonly latest = new Map<string, number>();
   private seq = 0;
+  private readonly meta = { size: 0, mode: 0 };
   /** where each result's content came from: its occurrence and real path */
   private readonly origin = new WeakMap<FileResult, { seq: number; real: string }>();
   private readonly aliases: Map<string, AliasRequest[]> | undefined;
@@ -121,6 +130,7 @@ class Collector {
       symlinks: [],
       hardlinks: [],
       files: [],
+      fileMeta: [],
       dirs: [],
       warnings: [],
       entries: 0,
@@ -170,14 +180,20 @@ class Collector {
         return false;
       case 'other':
         this.result.files.push(e.path);
+        this.result.fileMeta.push(e.size, e.mode);
         return false;
       case 'file':
         break;
     }
     this.result.files.push(e.path);
+    this.result.fileMeta.push(e.size, e.mode);
+    // one object for every call: wants() is called for each file and must not keep it
+    const meta = this.meta;
+    meta.size = e.size;
+    meta.mode = e.mode;
     let planned: Planned[] | undefined;
     for (const a of this.opts.analyzers) {
-      if (!a.wants(e.path) || !this.fits(e, a, e.path)) continue;
+      if (!a.wants(e.path, meta) || !this.fits(e, a, e.path)) continue;
       planned ??= [];
       planned.push({ analyzer: a, as: e.path, entry: e.path });
     }
@@ -248,7 +264,7 @@ class Collector {
           const output = await p.analyzer.analyze(file, {
             warn: (reason) => this.warn('analyzer-warning', `${p.as}: ${p.analyzer.name}: ${reason}`, p.as),
           });
-          if (!output || (!output.os && !output.packages?.length)) continue;
+          if (!output || (!output.os && !output.packages?.length && !output.owned?.length)) continue;
           const r: FileResult = { path: p.as, analyzer: p.analyzer.name, output };
           if (this.aliases) r.entry = p.entry;
           this.origin.set(r, origin);
@@ -270,12 +286,49 @@ class Collector {
     await Promise.all(this.tasks);
     this.result.outputs = this.result.outputs.filter((r) => {
       const o = this.origin.get(r);
-      return o !== undefined && this.latest.get(o.real) === o.seq;
+      return o !== undefined && this.latest.get(o.real) === o.seq && this.keepOwned(r);
     });
     // analyzers finish in any order; keep outputs in a stable order for the cache and the merge
     this.result.outputs.sort((a, b) => cmp(a.path, b.path) || cmp(a.analyzer, b.analyzer));
     return this.result;
   }
+
+  /**
+   * Narrows an OS package manager's owned-file lists to the paths another analyzer reads (language
+   * metadata, binaries): the only ones the scan asks about, and a small fraction of every file the OS
+   * installed. A file of this layer is judged with its size and mode, a directory of this layer is
+   * dropped, and a path this layer does not hold (a file list written apart from its files, a path
+   * behind a symlinked directory) is judged by its name alone.
+   * Returns false when the result holds nothing else.
+   */
+  private keepOwned(r: FileResult): boolean {
+    const owned = r.output.owned;
+    if (!owned) return true;
+    const others = this.opts.analyzers.filter((a) => a.name !== r.analyzer);
+    this.fileIndex ??= new Map(this.result.files.map((p, i) => [p, i]));
+    this.dirIndex ??= new Set(this.result.dirs);
+    const index = this.fileIndex;
+    const dirs = this.dirIndex;
+    const fileMeta = this.result.fileMeta;
+    const meta = this.meta;
+    const kept: OwnedFiles[] = [];
+    for (const o of owned) {
+      const paths = o.paths.filter((p) => {
+        const i = index.get(p);
+        if (i === undefined) return !dirs.has(p) && others.some((a) => a.wants(p));
+        meta.size = fileMeta[2 * i]!;
+        meta.mode = fileMeta[2 * i + 1]!;
+        return others.some((a) => a.wants(p, meta));
+      });
+      if (paths.length > 0) kept.push({ owner: o.owner, paths });
+    }
+    if (kept.length > 0) r.output.owned = kept;
+    else delete r.output.owned;
+    return kept.length > 0 || r.output.os !== undefined || (r.output.packages?.length ?? 0) > 0;
+  }
+
+  private fileIndex: Map<string, number> | undefined;
+  private dirIndex: Set<string> | undefined;
 
   /** waits for analyzers still running (after a failure), so spool files are gone when we return */
   async settle(): Promise<void> {

@@ -5,9 +5,9 @@
  * image's own entries only (never the host), and each package is attributed to the layer it has been
  * present in continuously since.
  */
-import type { Analyzer, OsHint } from '../analyzers/types.js';
+import type { Analyzer, OsHint, OwnedFiles } from '../analyzers/types.js';
 import { MoatError } from '../errors.js';
-import type { LayerRef, Package } from '../model/package.js';
+import { isOsPackageType, type LayerRef, type Package } from '../model/package.js';
 import type { AliasRequest, FileResult, LayerAnalysis } from './layer.js';
 
 /** Linux's limit on symlinks followed in one lookup (MAXSYMLINKS, 40). */
@@ -33,6 +33,8 @@ export class LayeredFs {
    */
   private readonly upper = new Map<string, number[]>();
   private hardlinkTargets: Map<string, string>[] | undefined;
+  /** per layer: file path → its position in `files` (and so in `fileMeta`), built when first asked */
+  private readonly fileSlots: (Map<string, number> | undefined)[] = [];
   private finalState:
     | {
         symlinks: Map<string, string>;
@@ -152,6 +154,22 @@ export class LayeredFs {
     return { layer: h, hardlink: this.hardlinkTargets[h]!.get(path)! };
   }
 
+  /** size and mode of a regular file of a layer, as its tar entry (or the dir: walk) gave them */
+  metaOf(layer: number, path: string): { size: number; mode: number } | undefined {
+    const l = this.layers[layer];
+    if (!l) return undefined;
+    let slots = this.fileSlots[layer];
+    if (!slots) {
+      slots = new Map();
+      for (let i = 0; i < l.files.length; i++) slots.set(l.files[i]!, i);
+      this.fileSlots[layer] = slots;
+    }
+    const i = slots.get(path);
+    // caches written before sizes and modes were recorded have no fileMeta
+    if (i === undefined || !l.fileMeta || 2 * i + 1 >= l.fileMeta.length) return undefined;
+    return { size: l.fileMeta[2 * i]!, mode: l.fileMeta[2 * i + 1]! };
+  }
+
   get finalSymlinks(): ReadonlyMap<string, string> {
     return this.final.symlinks;
   }
@@ -181,32 +199,43 @@ export function planAliasReads(fs: LayeredFs, analyzers: readonly Analyzer[]): M
   });
   const plan = new Map<number, AliasRequest[]>();
   const seen = new Set<string>();
-  const request = (as: string, resolved: string, a: Analyzer) => {
+  /** asks every analyzer whether it wants the file at `resolved` under the path `as` */
+  const offer = (as: string, resolved: string) => {
     const at = fs.fileAt(resolved);
     if (!at) return;
     const real = at.hardlink ?? resolved;
-    // the analyzer read this very file in pass one: its result already counts
-    if (!at.hardlink && analyzed.has(outputKey(at.layer, real, a.name))) return;
-    const key = `${at.layer}\0${real}\0${as}\0${a.name}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    const list = plan.get(at.layer) ?? [];
-    list.push({ real, as, analyzer: a.name, entry: resolved });
-    plan.set(at.layer, list);
+    // the real file's size and mode, as in the first pass (a hardlink shares its target's inode)
+    const meta = fs.metaOf(at.layer, real);
+    for (const a of analyzers) {
+      if (!a.wants(as, meta)) continue;
+      // the analyzer read this very file in pass one: its result already counts
+      if (!at.hardlink && analyzed.has(outputKey(at.layer, real, a.name))) continue;
+      const key = `${at.layer}\0${real}\0${as}\0${a.name}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const list = plan.get(at.layer) ?? [];
+      list.push({ real, as, analyzer: a.name, entry: resolved });
+      plan.set(at.layer, list);
+    }
   };
 
-  // 1. wanted paths that are symlinks; a loop here fails the scan (SYMLINK_LOOP)
+  // 1. symlinks to files; a loop here fails the scan (SYMLINK_LOOP) when an analyzer wants the path
   for (const p of fs.finalSymlinks.keys()) {
-    for (const a of analyzers) {
-      if (a.wants(p)) request(p, fs.resolve(p), a);
+    if (!analyzers.some((a) => a.wants(p))) {
+      // binary analyzers decide on the target's mode: resolve only links that end at a file
+      let resolved: string;
+      try {
+        resolved = fs.resolve(p);
+      } catch {
+        continue;
+      }
+      offer(p, resolved);
+      continue;
     }
+    offer(p, fs.resolve(p));
   }
-  // 2. wanted paths that are hardlinks
-  for (const p of fs.finalHardlinks.keys()) {
-    for (const a of analyzers) {
-      if (a.wants(p)) request(p, p, a);
-    }
-  }
+  // 2. hardlinks
+  for (const p of fs.finalHardlinks.keys()) offer(p, p);
   // 3. files reached through a symlinked directory: map each directory a symlink resolves to back to
   // the symlink, then look at every visible file below such a directory
   const dirLinks = new Map<string, string[]>();
@@ -229,10 +258,7 @@ export function planAliasReads(fs: LayeredFs, analyzers: readonly Analyzer[]): M
         const links = dirLinks.get(path.slice(0, i));
         if (links) {
           const rest = path.slice(i);
-          for (const link of links) {
-            const alias = link + rest;
-            for (const a of analyzers) if (a.wants(alias)) request(alias, path, a);
-          }
+          for (const link of links) offer(link + rest, path);
         }
         i = path.indexOf('/', i + 1);
       }
@@ -255,6 +281,8 @@ export interface MergeResult {
   packages: Package[];
   /** OS hints from the files of the final filesystem, best (lowest priority number) first */
   osHints: OsHint[];
+  /** owned-file lists of the OS package databases visible at the top (see os-managed.ts) */
+  owned: OwnedFiles[];
 }
 
 interface Placed {
@@ -264,15 +292,22 @@ interface Placed {
   result: FileResult;
 }
 
+/**
+ * The identity whose continuous presence decides a package's layer. OS packages live in one database
+ * per image, whatever file holds it; a language package belongs to the file that declares it (one
+ * lockfile among several, one node_modules/x/package.json), so its path is part of the identity.
+ */
 function packageKey(p: Package): string {
-  return `${p.type}\0${p.name}\0${p.version}\0${p.arch ?? ''}`;
+  const where = isOsPackageType(p.type) ? '' : p.path;
+  return `${p.type}\0${p.name}\0${p.version}\0${p.arch ?? ''}\0${where}`;
 }
 
 /**
- * The final packages and OS hints. A package is attributed to the lowest layer from which a package
- * of the same type, name, version and arch has been visible in every layer state up to the top: a
- * database rewritten by every layer keeps the layer that introduced the package, and one that was
- * removed and installed again gets the layer that brought it back.
+ * The final packages, OS hints and owned-file lists. A package is attributed to the lowest layer from
+ * which a package of the same identity (packageKey) has been visible in every layer state up to the
+ * top: a database or lockfile rewritten by every layer keeps the layer that introduced the package, one
+ * that was removed and installed again gets the layer that brought it back, and a per-package file
+ * (node_modules/x/package.json) gets the layer that wrote it.
  */
 export function mergeLayers(input: MergeInput): MergeResult {
   const { fs } = input;
@@ -301,9 +336,11 @@ export function mergeLayers(input: MergeInput): MergeResult {
 
   const packages: Package[] = [];
   const osHints: OsHint[] = [];
+  const owned: OwnedFiles[] = [];
   for (const p of placed) {
     if (p.until < n) continue;
     if (p.result.output.os) osHints.push(p.result.output.os);
+    for (const o of p.result.output.owned ?? []) owned.push(o);
     for (const pkg of p.result.output.packages ?? []) {
       const states = present.get(packageKey(pkg))!;
       let from = n - 1;
@@ -313,5 +350,5 @@ export function mergeLayers(input: MergeInput): MergeResult {
     }
   }
   osHints.sort((a, b) => a.priority - b.priority);
-  return { packages, osHints };
+  return { packages, osHints, owned };
 }

@@ -44,6 +44,11 @@ const TAG = {
   PACKAGER: 1015,
   ARCH: 1022,
   SOURCERPM: 1044,
+  /** file lists: OLDFILENAMES (rpm < 4.1 headers), then DIRINDEXES/BASENAMES/DIRNAMES */
+  OLDFILENAMES: 1027,
+  DIRINDEXES: 1116,
+  BASENAMES: 1117,
+  DIRNAMES: 1118,
   LONGSIZE: 5009,
   MODULARITYLABEL: 5096,
 } as const;
@@ -142,6 +147,30 @@ class RpmHeader {
     }
   }
 
+  /** Every string of a STRING_ARRAY entry (count NUL-terminated strings); undefined when malformed. */
+  strings(tag: number): string[] | undefined {
+    const e = this.entries.get(tag);
+    if (!e || e.type !== TYPE.STRING_ARRAY) return undefined;
+    const out: string[] = [];
+    let at = e.offset;
+    for (let i = 0; i < e.count; i++) {
+      const end = this.data.indexOf(0, at);
+      if (end < 0) return undefined;
+      out.push(this.data.toString('utf8', at, end));
+      at = end + 1;
+    }
+    return out;
+  }
+
+  /** Every value of an INT32 array entry; undefined when it does not fit the data. */
+  int32s(tag: number): number[] | undefined {
+    const e = this.entries.get(tag);
+    if (!e || e.type !== TYPE.INT32 || e.offset + 4 * e.count > this.data.length) return undefined;
+    const out = new Array<number>(e.count);
+    for (let i = 0; i < e.count; i++) out[i] = this.data.readUInt32BE(e.offset + 4 * i);
+    return out;
+  }
+
   bin(tag: number): Buffer | undefined {
     const e = this.entries.get(tag);
     if (!e || e.type !== TYPE.BIN || e.offset + e.count > this.data.length) return undefined;
@@ -175,6 +204,29 @@ export function parseRpmHeader(blob: Buffer): RpmHeaderInfo {
     summary: h.string(TAG.SUMMARY) ?? null,
     sigMD5: md5 ? md5.toString('hex') : null,
   };
+}
+
+/**
+ * The files a header lists, as root-relative paths: DIRNAMES[DIRINDEXES[i]] + BASENAMES[i] (rpm ≥ 4.1),
+ * or OLDFILENAMES. Empty when the header lists none or the lists do not line up (a damaged header).
+ */
+export function rpmHeaderFiles(blob: Buffer): string[] {
+  const h = new RpmHeader(blob);
+  const base = h.strings(TAG.BASENAMES);
+  const out: string[] = [];
+  if (base) {
+    const dirs = h.strings(TAG.DIRNAMES);
+    const idx = h.int32s(TAG.DIRINDEXES);
+    if (!dirs || !idx || idx.length !== base.length) return out;
+    for (let i = 0; i < base.length; i++) {
+      const d = dirs[idx[i]!];
+      if (d === undefined) return [];
+      out.push(`${d}${base[i]}`.replace(/^\/+/, ''));
+    }
+    return out;
+  }
+  for (const f of h.strings(TAG.OLDFILENAMES) ?? []) out.push(f.replace(/^\/+/, ''));
+  return out;
 }
 
 /** `name-version-release.src.rpm` → its parts; undefined when the file name does not have that shape. */
