@@ -2,6 +2,8 @@
  * dir:PATH — a root filesystem on the host, scanned as one pseudo-layer. The walk uses lstat and
  * opens files with O_NOFOLLOW, so a symlink in the tree (even one pointing at /etc/shadow) is only
  * ever recorded as a symlink, never followed on the host; resolution happens inside the image model.
+ * The host's own root skips its kernel filesystems (/proc, /sys, /dev): they hold no packages, and
+ * /proc's files never end. `openFilesystem` (`moat scan fs`) also skips `.git` directories.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -23,6 +25,24 @@ const DEFAULT_MEMORY_CAP = 16 * 1024 * 1024;
 export interface OpenDirOptions {
   /** the reference as the user gave it (default `dir:<path>`) */
   ref?: string;
+  /** directories (root-relative paths) not to enter */
+  skipDir?: (path: string) => boolean;
+}
+
+/** Kernel filesystems of a running host, never walked when the root is `/`. */
+const HOST_PSEUDO = new Set(['proc', 'sys', 'dev']);
+
+/** A version-control checkout's object store: no packages, often most of a project's files. */
+function isGitDir(path: string): boolean {
+  return path === '.git' || path.endsWith('/.git');
+}
+
+/**
+ * A project directory or root filesystem for `moat scan fs` / `moat sbom fs`: dir: without `.git`.
+ * The reference is the path as given.
+ */
+export function openFilesystem(path: string): Promise<OpenedImage> {
+  return openDir(path, { ref: path, skipDir: isGitDir });
 }
 
 /** Opens a root filesystem directory. A missing path or a non-directory is a NOT_FOUND input error. */
@@ -43,9 +63,14 @@ export async function openDir(path: string, opts: OpenDirOptions = {}): Promise<
     layers: [layer],
     openLayer: () =>
       Promise.reject(new MoatError('USAGE', `dir:${path}: a directory has no layer blobs; use walk()`)),
-    walk: (visitor) => walkDir(root, visitor),
+    walk: (visitor) => walkDir(root, visitor, skipper(root, opts.skipDir)),
     close: async () => {},
   };
+}
+
+function skipper(root: string, skipDir?: (path: string) => boolean): (path: string) => boolean {
+  const host = root === '/';
+  return (p) => (host && HOST_PSEUDO.has(p)) || (skipDir?.(p) ?? false);
 }
 
 function typeOf(d: Dirent | Stats): EntryType {
@@ -58,9 +83,9 @@ function typeOf(d: Dirent | Stats): EntryType {
 /**
  * Visits every entry below `root` depth-first, each directory right before its content and names in
  * byte order (as `tar --sort=name` would), so results do not depend on the host's directory order.
- * Unreadable entries are reported through `visitor.warn` and skipped.
+ * Unreadable entries are reported through `visitor.warn` and skipped, as are directories `skip` names.
  */
-async function walkDir(root: string, visitor: LayerVisitor): Promise<void> {
+async function walkDir(root: string, visitor: LayerVisitor, skip: (dir: string) => boolean): Promise<void> {
   const memoryCap = visitor.memoryCap ?? DEFAULT_MEMORY_CAP;
   const warn = (p: string, e: unknown) => visitor.warn?.(p, errorMessage(e));
   const visit = async (rel: string): Promise<void> => {
@@ -83,6 +108,7 @@ async function walkDir(root: string, visitor: LayerVisitor): Promise<void> {
         continue;
       }
       const type = typeOf(st);
+      if (type === 'dir' && skip(path)) continue;
       const e: LayerEntry = { path, type, size: type === 'file' ? st.size : 0, mode: st.mode & 0o7777 };
       if (type === 'symlink') {
         try {

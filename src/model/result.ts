@@ -44,8 +44,24 @@ export interface SbomTarget {
   layers: LayerRef[];
 }
 
-/** What a scan looked at. 1.1 added `sbom` next to `image` (docs/json-schema.md). */
-export type ScanTarget = ImageTarget | SbomTarget;
+/**
+ * A directory given to `moat scan fs`: a project tree or a root filesystem, read in place (as `dir:`
+ * reads one, skipping `.git`). Its packages carry no layer.
+ */
+export interface FilesystemTarget {
+  kind: 'filesystem';
+  /** the path as the user gave it */
+  ref: string;
+  /** the absolute path */
+  name: string;
+  /** a directory has no digest (declared so that `target.digest` reads on every kind) */
+  digest?: never;
+  /** always empty: a directory has no layers (every target kind has the field) */
+  layers: LayerRef[];
+}
+
+/** What a scan looked at. 1.1 added `sbom` and `filesystem` next to `image` (docs/json-schema.md). */
+export type ScanTarget = ImageTarget | SbomTarget | FilesystemTarget;
 
 export interface DbInfo {
   path: string;

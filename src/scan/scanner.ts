@@ -1,13 +1,21 @@
-import { statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import { ANALYZERS, analyzerKey } from '../analyzers/index.js';
 import { isMoatError, MoatError } from '../errors.js';
+import { openFilesystem } from '../image/dir.js';
 import { openImage } from '../image/index.js';
 import type { OpenedImage } from '../image/types.js';
 import type { Finding } from '../model/finding.js';
+import { isOsPackageType } from '../model/package.js';
 import type { ProgressFn } from '../model/progress.js';
-import { type DbInfo, REPORT_SCHEMA_VERSION, type ScanResult, type ScanWarning } from '../model/result.js';
+import {
+  type DbInfo,
+  REPORT_SCHEMA_VERSION,
+  type ScanResult,
+  type ScanTarget,
+  type ScanWarning,
+} from '../model/result.js';
 import type { Severity } from '../model/severity.js';
-import { loadSuppressions, purlIndex, suppress } from '../suppress/index.js';
+import { loadSuppressions, purlIndex, type RuleSet, suppress } from '../suppress/index.js';
 import { defaultCacheDir, defaultDbPath } from '../util/dirs.js';
 import { MOAT_VERSION } from '../util/version.js';
 import { matchPackages } from '../vulndb/matcher.js';
@@ -15,6 +23,7 @@ import { openVulnDb } from '../vulndb/store.js';
 import { filterFindings, sortFindings, summarize } from './filter.js';
 import { collectInventory } from './inventory.js';
 import { resolveOs } from './os.js';
+import { assignPurls } from './purl.js';
 import { type CachedScan, readResult, resultKey, writeResult } from './result-cache.js';
 
 export interface ScanImageOptions {
@@ -41,6 +50,11 @@ export interface ScanImageOptions {
   ignoreFile?: string;
   /** VEX documents (OpenVEX, CycloneDX) whose not_affected/fixed statements suppress findings */
   vex?: readonly string[];
+  /**
+   * also match language packages that an OS package installed (Debian's python3-* in dist-packages):
+   * by default they are left to the distribution's advisories, since distributions backport fixes
+   */
+  osManagedLang?: boolean;
   /** refuse layers that decompress to more than this */
   maxLayerBytes?: number;
   /** analyze every layer even when cached */
@@ -51,25 +65,26 @@ export interface ScanImageOptions {
   now?: Date;
 }
 
+/** What a directory scan takes: the image options less those about registries and layers. */
+export type ScanFsOptions = Omit<
+  ScanImageOptions,
+  'platform' | 'username' | 'password' | 'insecure' | 'dockerConfigPath' | 'maxLayerBytes' | 'skipLayerCache'
+>;
+
 const DAY_MS = 86_400_000;
 
 /**
  * Scans one image: opens it from its source, inventories packages layer by layer (cached per layer),
- * identifies the OS, matches packages against the OSV database and applies the filters. An unchanged
- * image scanned against an unchanged database is answered from the result cache (result-cache.ts).
+ * identifies the OS, matches packages against the OSV database and applies suppressions and filters.
+ * An unchanged image scanned against an unchanged database is answered from the result cache
+ * (result-cache.ts).
  */
 export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promise<ScanResult> {
   const now = opts.now ?? new Date();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const dbPath = opts.dbPath ?? defaultDbPath(cacheDir);
-  // check the database first: a missing one should fail before any download
-  const dbFile = statSync(dbPath, { throwIfNoEntry: false });
-  if (!dbFile) openVulnDb(dbPath, { readonly: true }).close(); // throws the DB_MISSING error
-  // a broken ignore file or VEX document fails the scan before any download
-  const rules =
-    opts.ignoreFile || opts.vex?.length
-      ? await loadSuppressions({ ignoreFile: opts.ignoreFile, vex: opts.vex, now })
-      : undefined;
+  const dbFile = checkDb(dbPath);
+  const rules = await loadRules(opts, now);
   const image = await openImage(ref, {
     platform: opts.platform,
     username: opts.username,
@@ -82,10 +97,9 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
   });
   let scan: Omit<CachedScan, 'format'>;
   try {
-    const key =
-      opts.skipLayerCache || !dbFile
-        ? undefined
-        : resultKey(image, analyzerKey(ANALYZERS), MOAT_VERSION, dbFile);
+    // besides the image and the database, the analyzers and the matching options decide the result
+    const matchKey = `${analyzerKey(ANALYZERS)}|osManagedLang=${opts.osManagedLang === true}`;
+    const key = opts.skipLayerCache || !dbFile ? undefined : resultKey(image, matchKey, MOAT_VERSION, dbFile);
     const cached = key ? readResult(cacheDir, key) : undefined;
     if (cached) {
       scan = cached;
@@ -96,10 +110,72 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
   } finally {
     await image.close();
   }
+  const target: ScanTarget = {
+    kind: 'image',
+    ref,
+    source: image.source,
+    name: image.name,
+    digest: image.digest,
+    configDigest: image.configDigest,
+    platform: image.platform,
+    mediaType: image.mediaType,
+    layers: scan.layers,
+    created: image.config?.created,
+  };
+  return report(target, scan, dbPath, rules, opts, now);
+}
 
+/**
+ * Scans a project directory or a root filesystem in place (`moat scan fs`): lockfiles and installed
+ * packages anywhere in the tree, OS packages when it is a root filesystem. Read like a `dir:` image
+ * (never following a symlink out of the tree), without `.git`; packages and findings carry no layer.
+ */
+export async function scanFs(path: string, opts: ScanFsOptions = {}): Promise<ScanResult> {
+  const now = opts.now ?? new Date();
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const dbPath = opts.dbPath ?? defaultDbPath(cacheDir);
+  checkDb(dbPath);
+  const rules = await loadRules(opts, now);
+  const dir = await openFilesystem(path);
+  let scan: Omit<CachedScan, 'format'>;
+  try {
+    scan = await inventoryAndMatch(dir, dbPath, cacheDir, opts);
+  } finally {
+    await dir.close();
+  }
+  // the walk is one pseudo-layer named after the directory: not a layer to report
+  for (const p of scan.packages) delete p.layer;
+  for (const f of scan.findings) delete f.package.layer;
+  const target: ScanTarget = { kind: 'filesystem', ref: path, name: dir.name, layers: [] };
+  return report(target, { ...scan, layers: [] }, dbPath, rules, opts, now);
+}
+
+/** Fails before any download when the database is missing (DB_MISSING); its identity keys the result cache. */
+function checkDb(dbPath: string): Stats | undefined {
+  const dbFile = statSync(dbPath, { throwIfNoEntry: false });
+  if (!dbFile) openVulnDb(dbPath, { readonly: true }).close(); // throws the DB_MISSING error
+  return dbFile;
+}
+
+/** A broken ignore file or VEX document fails the scan before any download. */
+async function loadRules(opts: ScanFsOptions, now: Date): Promise<RuleSet | undefined> {
+  if (!opts.ignoreFile && !opts.vex?.length) return undefined;
+  return loadSuppressions({ ignoreFile: opts.ignoreFile, vex: opts.vex, now });
+}
+
+/** The report from an inventory and its matches: OS status, data age, suppressions, filters, summary. */
+function report(
+  target: ScanTarget,
+  scan: Omit<CachedScan, 'format'>,
+  dbPath: string,
+  rules: RuleSet | undefined,
+  opts: ScanFsOptions,
+  now: Date,
+): ScanResult {
   const warnings: ScanWarning[] = [...scan.warnings];
   const os = resolveOs(scan.osHints, now);
-  if (!os && scan.packages.length > 0) {
+  // a project directory, or a scratch image holding one Go binary, has no OS and needs none
+  if (!os && scan.packages.some((p) => isOsPackageType(p.type))) {
     warnings.push({ code: 'os-unknown', message: 'OS not detected: OS packages were not matched' });
   }
   if (os?.eol?.ended) {
@@ -125,7 +201,7 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
   // nor counted for --fail-on, and is listed with the rule that suppressed it
   const sup = suppress(scan.findings, rules, {
     os,
-    targetDigest: image.digest,
+    targetDigest: target.digest,
     purlOf: purlIndex(scan.packages),
   });
   warnings.push(...sup.warnings);
@@ -134,27 +210,15 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
     onlyFixed: opts.onlyFixed,
   });
   sortFindings(kept);
+  const summary = summarize(kept, scan.packages.length, dropped);
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: 'moat', version: MOAT_VERSION },
     generatedAt: now.toISOString(),
-    target: {
-      kind: 'image',
-      ref,
-      source: image.source,
-      name: image.name,
-      digest: image.digest,
-      configDigest: image.configDigest,
-      platform: image.platform,
-      mediaType: image.mediaType,
-      layers: scan.layers,
-      created: image.config?.created,
-    },
+    target,
     os,
     db: dbInfo,
-    summary: rules
-      ? { ...summarize(kept, scan.packages.length, dropped), suppressed: sup.suppressed.length }
-      : summarize(kept, scan.packages.length, dropped),
+    summary: rules ? { ...summary, suppressed: sup.suppressed.length } : summary,
     findings: kept,
     packages: opts.listPackages ? scan.packages : undefined,
     suppressed: rules ? sup.suppressed : undefined,
@@ -162,7 +226,10 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
   };
 }
 
-/** The expensive part of a scan: packages from the layers, matched against the database. */
+/**
+ * The expensive part of a scan: packages from the layers (each with its purl, which depends on the OS),
+ * matched against the database.
+ */
 async function inventoryAndMatch(
   image: OpenedImage,
   dbPath: string,
@@ -182,11 +249,16 @@ async function inventoryAndMatch(
     });
     // the OS decides the ecosystem; its end-of-life status is recomputed at each scan from the hints
     const os = resolveOs(inventory.osHints);
-    const findings: Finding[] = matchPackages(db, { os, packages: inventory.packages });
+    const packages = assignPurls(inventory.packages, os);
+    const findings: Finding[] = matchPackages(db, {
+      os,
+      packages,
+      osManagedLang: opts.osManagedLang === true,
+    });
     return {
       layers: inventory.layers,
       osHints: inventory.osHints,
-      packages: inventory.packages,
+      packages,
       findings,
       warnings: inventory.warnings,
       dbUpdatedAt: db.updatedAt(),

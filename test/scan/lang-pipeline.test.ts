@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import type { Analyzer } from '../../src/analyzers/types.js';
-import { openDir } from '../../src/image/dir.js';
+import { openDir, openFilesystem } from '../../src/image/dir.js';
 import type { LayerRef, Package } from '../../src/model/package.js';
 import { collectInventory, type InventoryOptions } from '../../src/scan/inventory.js';
 import { analyzeLayer, type LayerAnalysis } from '../../src/scan/layer.js';
@@ -227,5 +227,30 @@ describe('installed and lockfile-declared packages', () => {
     assert.equal(byKey.get('left-pad@1.3.0')!.foundBy, 'lockfile');
     assert.equal(byKey.get('left-pad@1.3.0')!.locations, undefined);
     assert.equal(byKey.get('left-pad@1.1.0')!.foundBy, 'installed');
+  });
+});
+
+describe('project directories (openFilesystem)', () => {
+  it('finds lockfiles anywhere in the tree and skips .git', async () => {
+    const root = join(tmp, `proj${n++}`);
+    for (const d of ['.git/refs', 'web', 'services/api', 'vendor/.git'])
+      mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, 'test.lock'), 'top=1\n');
+    writeFileSync(join(root, 'web/test.lock'), 'web=1\n');
+    writeFileSync(join(root, 'services/api/test.lock'), 'api=1\n');
+    // a lockfile inside a repository's object store is history, not the project
+    writeFileSync(join(root, '.git/test.lock'), 'old=1\n');
+    writeFileSync(join(root, 'vendor/.git/test.lock'), 'old2=1\n');
+    const dir = await openFilesystem(root);
+    assert.equal(dir.ref, root);
+    const inv = await collectInventory(dir, opts());
+    assert.deepEqual(view(inv.packages), [
+      'api@1 services/api/test.lock 0 lockfile',
+      'top@1 test.lock 0 lockfile',
+      'web@1 web/test.lock 0 lockfile',
+    ]);
+    // dir: keeps reading everything, as before
+    const all = await collectInventory(await openDir(root), opts());
+    assert.equal(all.packages.length, 5);
   });
 });
