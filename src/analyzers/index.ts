@@ -1,10 +1,21 @@
 import { apk } from './apk.js';
+import { composer } from './composer.js';
+import { composerInstalled } from './composer-installed.js';
 import { dpkg } from './dpkg.js';
 import { goBinary } from './go-binary.js';
 import { gomod } from './gomod.js';
+import { nodeModules } from './node-modules.js';
+import { npmLock } from './npm-lock.js';
 import { osRelease } from './os-release.js';
+import { pipenv } from './pipenv.js';
+import { pnpm } from './pnpm.js';
+import { poetry } from './poetry.js';
+import { pythonMetadata } from './python-metadata.js';
+import { pipRequirements } from './requirements.js';
 import { rpm } from './rpm.js';
+import { rustBinary } from './rust-binary.js';
 import type { Analyzer } from './types.js';
+import { yarn } from './yarn.js';
 
 export type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput, OsHint } from './types.js';
 
@@ -15,8 +26,19 @@ export const ANALYZERS: readonly Analyzer[] = [
   dpkg,
   apk,
   rpm,
+  npmLock,
+  yarn,
+  pnpm,
+  nodeModules,
+  pythonMetadata,
+  poetry,
+  pipenv,
+  pipRequirements,
+  composer,
+  composerInstalled,
   gomod,
   goBinary,
+  rustBinary,
 ];
 
 /**
