@@ -14,7 +14,7 @@ export { renderJson } from './report/json.js';
 export { renderSarif } from './report/sarif.js';
 export { renderScanTable } from './report/table.js';
 export { exceedsThreshold, filterFindings } from './scan/filter.js';
-export { type ScanImageOptions, scanImage } from './scan/scanner.js';
+export { type ScanFsOptions, type ScanImageOptions, scanFs, scanImage } from './scan/scanner.js';
 export { MOAT_VERSION } from './util/version.js';
 export {
   compareVersions,
