@@ -3,6 +3,7 @@ import { EXIT, isMoatError } from '../errors.js';
 import { MOAT_VERSION } from '../util/version.js';
 import { takeExitCode } from './context.js';
 import { dbCommand } from './db.js';
+import { sbomCommand } from './sbom.js';
 import { scanCommand } from './scan.js';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(scanCommand());
   program.addCommand(dbCommand());
+  program.addCommand(sbomCommand());
   applyExitOverride(program);
   return program;
 }

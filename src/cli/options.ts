@@ -30,10 +30,15 @@ export interface OptionDef {
   aliases?: readonly string[];
   /** hidden from --help (e.g. passwords are still accepted everywhere, just documented once) */
   hidden?: boolean;
+  /** list options: the flag may be given several times, its values add up (--vex a.json --vex b.json) */
+  repeatable?: boolean;
 }
 
-export const FORMATS = ['table', 'json', 'sarif'] as const;
+export const FORMATS = ['table', 'json', 'sarif', 'junit', 'cyclonedx', 'spdx'] as const;
 export type OutputFormat = (typeof FORMATS)[number];
+
+/** The formats `moat sbom` writes (the first is its default). */
+export const SBOM_FORMATS = ['cyclonedx', 'spdx'] as const satisfies readonly OutputFormat[];
 
 export const OPTIONS = {
   format: {
@@ -43,7 +48,8 @@ export const OPTIONS = {
     kind: 'string',
     choices: FORMATS,
     default: 'table',
-    description: 'output format',
+    description:
+      'output format: table, json, sarif, junit, cyclonedx or spdx (`moat sbom`: cyclonedx (default) or spdx)',
   },
   output: {
     name: 'output',
@@ -161,6 +167,26 @@ export const OPTIONS = {
     name: 'skip-layer-cache',
     kind: 'boolean',
     description: 'analyze every layer again instead of using cached results',
+  },
+  'ignore-file': {
+    name: 'ignore-file',
+    arg: '<file>',
+    kind: 'string',
+    description:
+      'ignore rules (YAML: id, package, path, reason, expires) (default: ./.moatignore when present)',
+  },
+  vex: {
+    name: 'vex',
+    arg: '<file>',
+    kind: 'list',
+    repeatable: true,
+    description:
+      'OpenVEX or CycloneDX VEX document whose not_affected/fixed statements suppress findings (repeatable)',
+  },
+  'show-suppressed': {
+    name: 'show-suppressed',
+    kind: 'boolean',
+    description: 'list suppressed findings, with the rule that suppressed them, in the table',
   },
 } as const satisfies Record<string, OptionDef>;
 
@@ -298,7 +324,12 @@ export function addOptions(cmd: Command, names: readonly OptionName[]): Command 
     help += ` [env: ${envName(def.name)}]`;
     const opt = new Option(flags, help);
     const parse = parserFor(def);
-    if (parse && def.kind !== 'boolean') opt.argParser((v: string) => parse(v));
+    if (parse && def.repeatable) {
+      opt.argParser((v: string, prev: unknown) => [
+        ...(Array.isArray(prev) ? prev : []),
+        ...(parse(v) as unknown[]),
+      ]);
+    } else if (parse && def.kind !== 'boolean') opt.argParser((v: string) => parse(v));
     if (def.hidden) opt.hideHelp();
     cmd.addOption(opt);
     for (const alias of def.aliases ?? []) {

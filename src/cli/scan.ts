@@ -1,12 +1,14 @@
 import { Command } from 'commander';
 import { MoatError } from '../errors.js';
+import type { ScanResult } from '../model/result.js';
 import type { Severity } from '../model/severity.js';
-import { renderJson } from '../report/json.js';
-import { renderSarif } from '../report/sarif.js';
-import { renderScanTable } from '../report/table.js';
 import { exceedsThreshold } from '../scan/filter.js';
-import { commandContext, setExitCode } from './context.js';
+import { defaultIgnoreFile } from '../suppress/index.js';
+import { type CommandContext, commandContext, setExitCode } from './context.js';
 import { addOptions, type OptionName, type OutputFormat } from './options.js';
+
+/** Suppression and report options every scan command takes. */
+const REPORT_OPTIONS = ['ignore-file', 'vex', 'show-suppressed'] as const satisfies readonly OptionName[];
 
 const IMAGE_OPTIONS = [
   'platform',
@@ -22,7 +24,52 @@ const IMAGE_OPTIONS = [
   'db-max-age',
   'max-layer-size',
   'skip-layer-cache',
+  ...REPORT_OPTIONS,
 ] as const satisfies readonly OptionName[];
+
+const SBOM_SCAN_OPTIONS = [
+  'list-packages',
+  'severity',
+  'only-fixed',
+  'fail-on',
+  'db-path',
+  'db-max-age',
+  ...REPORT_OPTIONS,
+] as const satisfies readonly OptionName[];
+
+/** --ignore-file, else ./.moatignore when it exists; --vex files. */
+export function suppressionSettings(ctx: CommandContext): { ignoreFile?: string; vex?: string[] } {
+  const vex = ctx.get<string[] | undefined>('vex');
+  return {
+    ignoreFile: ctx.get<string | undefined>('ignore-file') ?? defaultIgnoreFile(),
+    vex: vex && vex.length > 0 ? vex : undefined,
+  };
+}
+
+/** Formats that list every package need the scan's full package list (cyclonedx, spdx). */
+export function wantsPackages(ctx: CommandContext): boolean {
+  const format = ctx.get<OutputFormat>('format');
+  return (
+    ctx.get<boolean | undefined>('list-packages') === true || format === 'cyclonedx' || format === 'spdx'
+  );
+}
+
+/** Writes a scan result in the chosen format, warnings to stderr, and sets exit code 1 for --fail-on. */
+export async function emitScanReport(ctx: CommandContext, result: ScanResult): Promise<void> {
+  const { renderReport } = await import('../report/index.js');
+  const format = ctx.get<OutputFormat>('format');
+  ctx.write(
+    renderReport(result, format, {
+      width: process.stdout.isTTY ? (process.stdout.columns ?? 0) : 0,
+      showSuppressed: ctx.get<boolean | undefined>('show-suppressed') === true,
+    }),
+  );
+  if (ctx.get('quiet') !== true && format !== 'table') {
+    for (const w of result.warnings) process.stderr.write(`moat: warning: ${w.message}\n`);
+  }
+  const failOn = ctx.get<Severity | undefined>('fail-on');
+  if (failOn && exceedsThreshold(result.findings, failOn)) setExitCode(1);
+}
 
 export function scanCommand(): Command {
   const scan = new Command('scan').description('scan targets for vulnerabilities');
@@ -54,27 +101,37 @@ export function scanCommand(): Command {
       cacheDir: ctx.cacheDir,
       dbPath: ctx.dbPath,
       dbMaxAgeMs: ctx.get('db-max-age'),
-      listPackages: ctx.get<boolean | undefined>('list-packages') === true,
+      listPackages: wantsPackages(ctx),
       severity: ctx.get<Severity[] | undefined>('severity'),
       onlyFixed: ctx.get<boolean | undefined>('only-fixed') === true,
       maxLayerBytes: ctx.get('max-layer-size'),
       skipLayerCache: ctx.get<boolean | undefined>('skip-layer-cache') === true,
+      ...suppressionSettings(ctx),
       onProgress: ctx.progress.onProgress,
     }).finally(() => ctx.progress.done());
-    const format = ctx.get<OutputFormat>('format');
-    ctx.write(
-      format === 'json'
-        ? renderJson(result)
-        : format === 'sarif'
-          ? renderSarif(result)
-          : renderScanTable(result, { width: process.stdout.isTTY ? (process.stdout.columns ?? 0) : 0 }),
-    );
-    if (ctx.get('quiet') !== true && format !== 'table') {
-      for (const w of result.warnings) process.stderr.write(`moat: warning: ${w.message}\n`);
-    }
-    const failOn = ctx.get<Severity | undefined>('fail-on');
-    if (failOn && exceedsThreshold(result.findings, failOn)) setExitCode(1);
+    await emitScanReport(ctx, result);
   });
   scan.addCommand(image);
+
+  const sbom = new Command('sbom')
+    .description('match the packages of an SBOM: CycloneDX (1.4-1.6) or SPDX (2.2, 2.3) JSON')
+    .argument('<file>', 'SBOM file');
+  addOptions(sbom, ['format', 'output', 'quiet', 'debug', 'config', 'cache-dir', ...SBOM_SCAN_OPTIONS]);
+  sbom.action(async (file: string, _opts: unknown, cmd: Command) => {
+    const ctx = await commandContext(cmd, SBOM_SCAN_OPTIONS);
+    const { scanSbom } = await import('../sbom/scan.js');
+    const result = await scanSbom(file, {
+      cacheDir: ctx.cacheDir,
+      dbPath: ctx.dbPath,
+      dbMaxAgeMs: ctx.get('db-max-age'),
+      listPackages: wantsPackages(ctx),
+      severity: ctx.get<Severity[] | undefined>('severity'),
+      onlyFixed: ctx.get<boolean | undefined>('only-fixed') === true,
+      ...suppressionSettings(ctx),
+      onProgress: ctx.progress.onProgress,
+    }).finally(() => ctx.progress.done());
+    await emitScanReport(ctx, result);
+  });
+  scan.addCommand(sbom);
   return scan;
 }

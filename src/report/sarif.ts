@@ -1,4 +1,6 @@
-import type { Finding } from '../model/finding.js';
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Finding, SuppressedFinding } from '../model/finding.js';
 import type { ScanResult } from '../model/result.js';
 import type { Severity } from '../model/severity.js';
 
@@ -6,6 +8,8 @@ import type { Severity } from '../model/severity.js';
  * SARIF 2.1.0 (OASIS): one rule per vulnerability id, one result per affected package. Locations point
  * at the package database inside the image (artifactLocation relative to the image, uriBaseId ROOTPATH)
  * because that is the file a fix changes. `security-severity` (0-10) lets code-scanning UIs rank results.
+ * Suppressed findings are results with an accepted external `suppressions` entry (SARIF 3.35), which
+ * code-scanning UIs show as dismissed, with the ignore rule's reason or the VEX justification.
  */
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
   CRITICAL: 'error',
@@ -28,7 +32,7 @@ export function renderSarif(r: ScanResult): string {
   const rules = new Map<string, object>();
   const ruleIndex = new Map<string, number>();
   const results: object[] = [];
-  for (const f of r.findings) {
+  for (const f of [...r.findings, ...(r.suppressed ?? [])]) {
     if (!ruleIndex.has(f.id)) {
       ruleIndex.set(f.id, rules.size);
       rules.set(f.id, rule(f));
@@ -44,7 +48,7 @@ export function renderSarif(r: ScanResult): string {
       },
       locations: [
         {
-          physicalLocation: { artifactLocation: { uri: f.package.path, uriBaseId: 'ROOTPATH' } },
+          physicalLocation: { artifactLocation: { uri: pathUri(f.package.path), uriBaseId: 'ROOTPATH' } },
           logicalLocations: [
             { name: r.target.name, kind: 'module', fullyQualifiedName: `${r.target.name}/${f.package.name}` },
           ],
@@ -59,10 +63,11 @@ export function renderSarif(r: ScanResult): string {
         severity: f.severity,
         layer: f.package.layer?.digest ?? null,
       },
+      ...suppressions(f),
     });
   }
   const sarif = {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    $schema: 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json',
     version: '2.1.0',
     runs: [
       {
@@ -85,6 +90,36 @@ export function renderSarif(r: ScanResult): string {
     ],
   };
   return `${JSON.stringify(sarif, null, 2)}\n`;
+}
+
+/** A package path as a relative URI reference: each segment percent-encoded (spaces, `#`, `%`, ...). */
+function pathUri(path: string): string {
+  return path
+    .replace(/^\/+/, '')
+    .split('/')
+    .map((seg) => encodeURIComponent(seg))
+    .join('/');
+}
+
+function suppressions(f: Finding): { suppressions?: object[] } {
+  const by = (f as Partial<SuppressedFinding>).suppressedBy;
+  if (!by) return {};
+  const why = [by.justification, by.statement ?? by.reason].filter(Boolean).join(': ');
+  const where = `${by.file}${by.line ? `:${by.line}` : ''}`;
+  return {
+    suppressions: [
+      {
+        kind: 'external',
+        status: 'accepted',
+        justification: `${by.kind} ${where}${by.status ? ` (${by.status})` : ''}${why ? `: ${why}` : ''}`,
+        location: {
+          physicalLocation: {
+            artifactLocation: { uri: isAbsolute(by.file) ? pathToFileURL(by.file).href : pathUri(by.file) },
+          },
+        },
+      },
+    ],
+  };
 }
 
 function rule(f: Finding): object {

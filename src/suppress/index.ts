@@ -26,9 +26,10 @@ export interface SuppressionOptions {
   now?: Date;
 }
 
-/** `./.moatignore` when it exists: the CLI's default ignore file. */
-export function defaultIgnoreFile(cwd: string = process.cwd()): string | undefined {
-  const f = join(cwd, IGNORE_FILE_NAME);
+/** `.moatignore` in the working directory (or `cwd`) when it exists: the CLI's default ignore file. */
+export function defaultIgnoreFile(cwd?: string): string | undefined {
+  // relative to the working directory, so that reports name it as the user knows it
+  const f = cwd ? join(cwd, IGNORE_FILE_NAME) : IGNORE_FILE_NAME;
   return existsSync(f) ? f : undefined;
 }
 
