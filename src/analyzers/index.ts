@@ -1,11 +1,18 @@
 import { apk } from './apk.js';
+import { cargoLock } from './cargo-lock.js';
 import { composer } from './composer.js';
 import { composerInstalled } from './composer-installed.js';
+import { dotnetDeps } from './dotnet-deps.js';
 import { dpkg } from './dpkg.js';
+import { gemfileLock } from './gemfile-lock.js';
+import { gemspec } from './gemspec.js';
 import { goBinary } from './go-binary.js';
 import { gomod } from './gomod.js';
+import { javaArchive } from './java-archive.js';
 import { nodeModules } from './node-modules.js';
 import { npmLock } from './npm-lock.js';
+import { nugetConfig } from './nuget-config.js';
+import { nugetLock } from './nuget-lock.js';
 import { osRelease } from './os-release.js';
 import { pipenv } from './pipenv.js';
 import { pnpm } from './pnpm.js';
@@ -39,6 +46,13 @@ export const ANALYZERS: readonly Analyzer[] = [
   gomod,
   goBinary,
   rustBinary,
+  javaArchive,
+  gemspec,
+  gemfileLock,
+  cargoLock,
+  dotnetDeps,
+  nugetLock,
+  nugetConfig,
 ];
 
 /**
