@@ -201,18 +201,19 @@ function javaPackage(w: Walk, c: Coordinates, chain: string, extra: Record<strin
 
 /** Reads one archive's metadata and recurses into its nested archives. `chain` names it inside the file. */
 function walkArchive(w: Walk, ra: RandomAccess, chain: string, fileName: string, depth: number): void {
-  const label = chain || w.file.path.slice(w.file.path.lastIndexOf('/') + 1);
+  // the pipeline names the file; a nested archive is named by its path inside it
+  const label = (msg: string) => (chain ? `${chain}: ${msg}` : msg);
   let entries: ZipEntry[];
   try {
     entries = readZipDirectory(ra, w.limits.maxEntries);
   } catch (e) {
     if (!(e instanceof ZipError)) throw e;
-    w.warn(`${label}: unreadable zip archive: ${e.message}`);
+    w.warn(label(`unreadable zip archive: ${e.message}`));
     return;
   }
   w.entries += entries.length;
   if (w.entries > w.limits.maxTotalEntries) {
-    w.warn(`${label}: nested archives hold more than ${w.limits.maxTotalEntries} entries in all; not read`);
+    w.warn(label(`nested archives hold more than ${w.limits.maxTotalEntries} entries in all; not read`));
     return;
   }
   const poms: Coordinates[] = [];
@@ -222,7 +223,7 @@ function walkArchive(w: Walk, ra: RandomAccess, chain: string, fileName: string,
     const n = e.name;
     if (n.endsWith('/')) continue;
     if (n.endsWith('/pom.properties') && n.startsWith('META-INF/maven/')) {
-      const text = metadata(w, ra, e, label);
+      const text = metadata(w, ra, e, chain);
       if (text === undefined) continue;
       const p = parseProperties(text);
       const c = {
@@ -231,9 +232,9 @@ function walkArchive(w: Walk, ra: RandomAccess, chain: string, fileName: string,
         version: p.get('version') ?? '',
       };
       if (ID_RE.test(c.groupId) && ID_RE.test(c.artifactId) && ID_RE.test(c.version)) poms.push(c);
-      else w.warn(`${label}: ${n} lacks a usable groupId, artifactId or version`);
+      else w.warn(label(`${n} lacks a usable groupId, artifactId or version`));
     } else if (n.toUpperCase() === 'META-INF/MANIFEST.MF') {
-      const text = metadata(w, ra, e, label);
+      const text = metadata(w, ra, e, chain);
       if (text !== undefined) manifest = parseManifest(text);
     } else if (ARCHIVE_RE.test(n)) {
       nested.push(e);
@@ -277,15 +278,15 @@ function walkArchive(w: Walk, ra: RandomAccess, chain: string, fileName: string,
 }
 
 /** A small metadata entry as text; undefined (with a warning) when it is unreadable or over its cap. */
-function metadata(w: Walk, ra: RandomAccess, e: ZipEntry, label: string): string | undefined {
-  if (!withinCaps(w, e, `${label}!/${e.name}`, w.limits.maxMetadataBytes)) return undefined;
+function metadata(w: Walk, ra: RandomAccess, e: ZipEntry, chain: string): string | undefined {
+  if (!withinCaps(w, e, chain ? `${chain}!/${e.name}` : e.name, w.limits.maxMetadataBytes)) return undefined;
   try {
     const data = readZipEntry(ra, e, w.limits.maxMetadataBytes);
     w.bytes += data.length;
     return data.toString('utf8');
   } catch (err) {
     if (!(err instanceof ZipError)) throw err;
-    w.warn(`${label}: ${err.message}`);
+    w.warn(chain ? `${chain}: ${err.message}` : err.message);
     return undefined;
   }
 }

@@ -237,6 +237,36 @@ describe('go-binary analyzer over binaries built by Debian golang-go', () => {
     assert.deepEqual([res.packages, res.warnings], [[], []]);
   });
 
+  it('reads the first slice of a universal Mach-O, and ignores a Java class file that shares its magic', async () => {
+    const thin = readFileSync(join(await langBinaries(), 'go', 'app-darwin'));
+    const head = Buffer.alloc(4096);
+    head.writeUInt32BE(0xcafebabe, 0);
+    head.writeUInt32BE(1, 4);
+    head.writeUInt32BE(0x01000007, 8); // CPU_TYPE_X86_64
+    head.writeUInt32BE(3, 12);
+    head.writeUInt32BE(4096, 16);
+    head.writeUInt32BE(thin.length, 20);
+    head.writeUInt32BE(12, 24);
+    const fat = Buffer.concat([head, thin]);
+    const warnings: string[] = [];
+    const fatOut = goBinary.analyze(
+      { path: 'bin/fat', size: fat.length, data: fat },
+      { warn: (r) => warnings.push(r) },
+    );
+    const thinOut = goBinary.analyze(
+      { path: 'bin/fat', size: thin.length, data: thin },
+      { warn: (r) => warnings.push(r) },
+    );
+    assert.deepEqual(fatOut, thinOut);
+    assert.ok((fatOut.packages?.length ?? 0) > 1);
+    const klass = Buffer.from('cafebabe0000004100ff', 'hex');
+    const out = goBinary.analyze(
+      { path: 'bin/A.class', size: klass.length, data: klass },
+      { warn: (r) => warnings.push(r) },
+    );
+    assert.deepEqual([out, warnings], [{}, []]);
+  });
+
   it('wants executables of plausible size only', () => {
     assert.ok(goBinary.wants('usr/bin/app', { size: 2 << 20, mode: 0o100755 }));
     assert.ok(goBinary.wants('app/tool.exe', { size: 2 << 20, mode: 0o100644 }));
