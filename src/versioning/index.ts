@@ -1,7 +1,14 @@
 import { MoatError } from '../errors.js';
 import { apk } from './apk.js';
+import { composer } from './composer.js';
 import { dpkg } from './dpkg.js';
+import { go } from './go.js';
+import { maven } from './maven.js';
+import { nuget } from './nuget.js';
+import { pep440 } from './pep440.js';
 import { rpm } from './rpm.js';
+import { rubygems } from './rubygems.js';
+import { semver } from './semver.js';
 import type { VersionScheme } from './types.js';
 
 export type { VersionScheme } from './types.js';
@@ -11,6 +18,13 @@ export const SCHEMES = {
   dpkg,
   apk,
   rpm,
+  semver,
+  go,
+  pep440,
+  maven,
+  rubygems,
+  nuget,
+  composer,
 } satisfies Record<string, VersionScheme>;
 
 export type SchemeName = keyof typeof SCHEMES;
@@ -53,6 +67,14 @@ const ECOSYSTEM_SCHEMES: Record<string, SchemeName> = {
   'Oracle Linux': 'rpm',
   CentOS: 'rpm',
   Fedora: 'rpm',
+  npm: 'semver',
+  'crates.io': 'semver',
+  Go: 'go',
+  PyPI: 'pep440',
+  Maven: 'maven',
+  RubyGems: 'rubygems',
+  NuGet: 'nuget',
+  Packagist: 'composer',
 };
 
 export function schemeForEcosystem(ecosystem: string): VersionScheme | undefined {

@@ -1,6 +1,6 @@
+import { semver } from '../versioning/semver.js';
 import type { VersionScheme } from '../versioning/types.js';
 import type { OsvAffected } from './osv.js';
-import { semver } from './semver.js';
 
 /**
  * Affected entries as the store keeps them (compact JSON), and their evaluation per the OSV schema's

@@ -85,3 +85,69 @@ export function runShell(script: string): Promise<{ stdout: string; stderr: stri
 export function shQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
+
+/** Rows of a `version<TAB>true|false` validity table (header `version<TAB>valid`); versions may hold spaces. */
+export function readValidity(name: string): { version: string; valid: boolean; line: number }[] {
+  const lines = readFileSync(join(VECTORS_DIR, name), 'utf8').split('\n');
+  if (lines[0] !== 'version\tvalid')
+    throw new Error(`${name}: unexpected header ${JSON.stringify(lines[0])}`);
+  const rows: { version: string; valid: boolean; line: number }[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i] === '') continue;
+    const [version, valid, extra] = lines[i]!.split('\t');
+    if (version === undefined || extra !== undefined || (valid !== 'true' && valid !== 'false'))
+      throw new Error(`${name}:${i + 1}: malformed row ${JSON.stringify(lines[i])}`);
+    rows.push({ version, valid: valid === 'true', line: i + 1 });
+  }
+  return rows;
+}
+
+/**
+ * Runs an oracle program once over many inputs: one tab-separated line in, one tab-separated line out.
+ * Throws when it fails; callers check first that the program is there and skip otherwise.
+ */
+export function runOracle(
+  cmd: string,
+  args: string[],
+  lines: string[][],
+  env?: NodeJS.ProcessEnv,
+): string[][] {
+  for (const l of lines) {
+    if (l.some((f) => f.includes('\t') || f.includes('\n')))
+      throw new Error(`oracle input ${JSON.stringify(l)}`);
+  }
+  const r = spawnSync(cmd, args, {
+    input: lines.map((l) => `${l.join('\t')}\n`).join(''),
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    env: env ? { ...process.env, ...env } : process.env,
+  });
+  if (r.error || r.status !== 0)
+    throw new Error(`${cmd} failed (${r.status}): ${(r.stderr ?? '').slice(0, 800)}`);
+  const out = r.stdout.split('\n');
+  if (out.at(-1) === '') out.pop();
+  if (out.length !== lines.length)
+    throw new Error(`${cmd}: ${out.length} answers for ${lines.length} inputs`);
+  return out.map((l) => l.split('\t'));
+}
+
+/**
+ * Checks that compare() is a total preorder on the given strings: reflexive, antisymmetric, and transitive
+ * over every triple of a sorted sample (sorting makes neighbours the likeliest place for a cycle).
+ */
+export function checkTotalOrder(compare: (a: string, b: string) => number, versions: string[]): string[] {
+  const problems: string[] = [];
+  const vs = [...new Set(versions)].sort(compare);
+  for (const v of vs) if (compare(v, v) !== 0) problems.push(`${v} != itself`);
+  for (let i = 0; i < vs.length; i++) {
+    for (let j = i + 1; j < vs.length; j++) {
+      const ab = compare(vs[i]!, vs[j]!);
+      if (ab !== -compare(vs[j]!, vs[i]!) && !(ab === 0 && compare(vs[j]!, vs[i]!) === 0))
+        problems.push(`not antisymmetric: ${vs[i]} vs ${vs[j]}`);
+      // After sorting, every earlier element is <= every later one; a '>' means the order has a cycle.
+      if (ab > 0) problems.push(`not transitive: ${vs[i]} sorts before ${vs[j]} but compares greater`);
+      if (problems.length > 20) return problems;
+    }
+  }
+  return problems;
+}

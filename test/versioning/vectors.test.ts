@@ -80,7 +80,23 @@ describe('versioning registry', () => {
     assert.equal(schemeForEcosystem('Ubuntu:22.04:LTS'), SCHEMES.dpkg);
     assert.equal(schemeForEcosystem('Alpine:v3.20'), SCHEMES.apk);
     assert.equal(schemeForEcosystem('Red Hat:enterprise_linux:9::appstream'), SCHEMES.rpm);
-    assert.equal(schemeForEcosystem('npm'), undefined);
+    assert.equal(schemeForEcosystem('Hex'), undefined);
+  });
+
+  it('maps the language ecosystems of OSV to their scheme', () => {
+    const expected: Record<string, keyof typeof SCHEMES> = {
+      npm: 'semver',
+      'crates.io': 'semver',
+      Go: 'go',
+      PyPI: 'pep440',
+      Maven: 'maven',
+      RubyGems: 'rubygems',
+      NuGet: 'nuget',
+      Packagist: 'composer',
+    };
+    for (const [ecosystem, name] of Object.entries(expected)) {
+      assert.equal(schemeForEcosystem(ecosystem), SCHEMES[name], ecosystem);
+    }
   });
 
   it('never throws on hostile input, and stays antisymmetric', () => {
@@ -101,6 +117,20 @@ describe('versioning registry', () => {
       'é1',
       '1.0\n',
       '9'.repeat(400),
+      `1.${'-a'.repeat(300)}`,
+      'v',
+      'v1',
+      '=',
+      '+',
+      '!',
+      '1!',
+      '@dev',
+      'dev-',
+      '1.0-',
+      '0-0.x',
+      '\u0668',
+      '\ud835\udfe4',
+      'a\u0668b1',
     ];
     for (const name of SCHEME_NAMES) {
       const s = getScheme(name)!;

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { OsInfo, Package } from '../../src/model/package.js';
 import { getScheme } from '../../src/versioning/index.js';
+import { semver } from '../../src/versioning/semver.js';
 import { type PackageQuery, queriesFor } from '../../src/vulndb/ecosystem.js';
 import { importOsv } from '../../src/vulndb/import.js';
 import { Matcher, matchPackages, primaryId } from '../../src/vulndb/matcher.js';
 import type { OsvRecord } from '../../src/vulndb/osv.js';
-import { semver } from '../../src/vulndb/semver.js';
 import { openVulnDb, type VulnDb } from '../../src/vulndb/store.js';
 import { fixture, tempDir } from './helpers.js';
 

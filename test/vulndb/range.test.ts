@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { getScheme } from '../../src/versioning/index.js';
+import { semver } from '../../src/versioning/semver.js';
 import type { VersionScheme } from '../../src/versioning/types.js';
 import type { OsvRecord } from '../../src/vulndb/osv.js';
 import {
@@ -12,7 +13,6 @@ import {
   simpleFix,
   toStoredEntry,
 } from '../../src/vulndb/range.js';
-import { semver } from '../../src/vulndb/semver.js';
 import { fixture } from './helpers.js';
 
 const dpkg = getScheme('dpkg') as VersionScheme;
