@@ -55,14 +55,14 @@ export function renderScanTable(r: ScanResult, opts: TableOptions = {}): string 
         : `Healthy: no known vulnerabilities in ${s.packages} packages.`,
     );
   } else {
-    out.push(renderFindings(r.findings, width));
+    out.push(renderFindings(r.findings, width).trimEnd());
   }
   const suppressed = r.suppressed ?? [];
   if (suppressed.length > 0) {
     out.push('');
     if (opts.showSuppressed) {
       out.push(`Suppressed (${suppressed.length}):`);
-      out.push(renderSuppressed(suppressed, width));
+      out.push(renderSuppressed(suppressed, width).trimEnd());
     } else {
       out.push(
         `${suppressed.length} finding${suppressed.length === 1 ? '' : 's'} suppressed by ignore rules or VEX (--show-suppressed lists them).`,

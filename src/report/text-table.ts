@@ -6,7 +6,8 @@ export interface Column {
   align?: 'left' | 'right';
 }
 
-export function textTable(columns: readonly Column[], rows: readonly string[][], maxWidth = 0): string {
+export function textTable(columns: readonly Column[], rawRows: readonly string[][], maxWidth = 0): string {
+  const rows = rawRows.map((r) => r.map(clean));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...rows.map((r) => width(r[i] ?? ''))));
   const gap = 2;
   const total = widths.reduce((a, b) => a + b, 0) + gap * (columns.length - 1);
@@ -28,6 +29,14 @@ export function textTable(columns: readonly Column[], rows: readonly string[][],
   const out = [line(columns.map((c) => c.header)), line(widths.map((w) => '─'.repeat(w)))];
   for (const r of rows) out.push(line(r));
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * Advisory text is third-party data: control characters (newlines, tabs, terminal escape sequences) would
+ * break rows or drive the terminal, so each becomes a space.
+ */
+function clean(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
 }
 
 function width(s: string): number {
