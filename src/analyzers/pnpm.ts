@@ -1,7 +1,6 @@
-import { parseAllDocuments } from 'yaml';
 import { isSemver, splitAt } from './lang/npm.js';
 import { type LangEntry, PackageSet } from './lang/packages.js';
-import { basename, readText, underDir } from './lang/text.js';
+import { basename, oneLine, readText, underDir } from './lang/text.js';
 import { parseYamlLite, YamlLiteUnsupported, type YamlMap, type YamlValue } from './lang/yaml-lite.js';
 import type { Analyzer } from './types.js';
 import { type BoundedWarn, boundedWarn } from './warn.js';
@@ -11,17 +10,23 @@ const MiB = 1024 * 1024;
 const FULL_YAML_MAX = 2 * MiB;
 
 function isMap(v: YamlValue | undefined): v is YamlMap {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return v instanceof Map;
 }
 
 function text(v: YamlValue | undefined): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
-/** The documents of a YAML file, by the fast subset reader or, for other YAML, the full parser. */
-export function readYamlDocuments(src: string, warn: BoundedWarn): YamlValue[] | undefined {
+/** flow-style fields of pnpm's package entries that moat does not read */
+const UNREAD = new Set(['resolution', 'engines', 'os', 'cpu', 'libc', 'peerDependenciesMeta', 'bin']);
+
+/**
+ * The documents of a YAML file, by the fast subset reader or, for other YAML, the full parser (loaded only
+ * then: start-up time counts for every scan, and yaml is CommonJS, its exports on the default export).
+ */
+export async function readYamlDocuments(src: string, warn: BoundedWarn): Promise<YamlValue[] | undefined> {
   try {
-    return parseYamlLite(src);
+    return parseYamlLite(src, { rawFlowKeys: UNREAD });
   } catch (err) {
     if (!(err instanceof YamlLiteUnsupported)) throw err;
     if (src.length > FULL_YAML_MAX) {
@@ -31,15 +36,16 @@ export function readYamlDocuments(src: string, warn: BoundedWarn): YamlValue[] |
       return undefined;
     }
   }
+  const { parseAllDocuments } = (await import('yaml')).default;
   const docs = parseAllDocuments(src, { schema: 'failsafe', uniqueKeys: false });
   const list = Array.isArray(docs) ? docs : [docs];
   const out: YamlValue[] = [];
   for (const d of list) {
     if (d.errors.length > 0) {
-      warn(`invalid YAML: ${d.errors[0]!.message.split('\n')[0]}`);
+      warn(`invalid YAML: ${oneLine(d.errors[0]!.message)}`);
       return undefined;
     }
-    out.push(d.toJS({ maxAliasCount: 100 }) as YamlValue);
+    out.push(d.toJS({ mapAsMap: true, maxAliasCount: 100 }) as YamlValue);
   }
   return out;
 }
@@ -48,7 +54,7 @@ const DEP_FIELDS = ['dependencies', 'optionalDependencies', 'devDependencies'] a
 
 /** An importer's dependency reference: v5 writes the version string, v6+ `{ specifier, version }`. */
 function refOf(v: YamlValue | undefined): string | undefined {
-  return isMap(v) ? text(v.version) : text(v);
+  return isMap(v) ? text(v.get('version')) : text(v);
 }
 
 /**
@@ -101,26 +107,26 @@ function resolve(name: string, ref: string, lockVersion: number, keys: YamlMap):
       : lockVersion >= 6
         ? [`/${name}@${ref}`, ref, `/${ref}`]
         : [`/${name}/${ref}`, ref, `/${ref}`];
-  for (const c of candidates) if (keys[c] !== undefined) return c;
+  for (const c of candidates) if (keys.has(c)) return c;
   return undefined;
 }
 
 /** pnpm 11 puts its own "env" lockfile (pnpm and config dependencies) first in a multi-document file. */
 function isEnvDocument(doc: YamlMap): boolean {
-  if (!isMap(doc.importers)) return false;
-  for (const imp of Object.values(doc.importers)) {
+  const importers = doc.get('importers');
+  if (!isMap(importers)) return false;
+  let env = false;
+  for (const imp of importers.values()) {
     if (!isMap(imp)) continue;
-    if (DEP_FIELDS.some((f) => imp[f] !== undefined)) return false;
+    if (DEP_FIELDS.some((f) => imp.has(f))) return false;
+    env ||= imp.has('packageManagerDependencies') || imp.has('configDependencies');
   }
-  return Object.values(doc.importers).some(
-    (imp) =>
-      isMap(imp) && (imp.packageManagerDependencies !== undefined || imp.configDependencies !== undefined),
-  );
+  return env;
 }
 
-export function parsePnpmLock(src: string, path: string, warn: BoundedWarn): PackageSet {
+export async function parsePnpmLock(src: string, path: string, warn: BoundedWarn): Promise<PackageSet> {
   const set = new PackageSet('npm', path, 'lockfile');
-  const docs = readYamlDocuments(src, warn);
+  const docs = await readYamlDocuments(src, warn);
   if (!docs) return set;
   let read = 0;
   for (const doc of docs) {
@@ -130,7 +136,7 @@ export function parsePnpmLock(src: string, path: string, warn: BoundedWarn): Pac
       continue;
     }
     if (isEnvDocument(doc)) continue;
-    const lockVersion = Number.parseFloat(text(doc.lockfileVersion) ?? '');
+    const lockVersion = Number.parseFloat(text(doc.get('lockfileVersion')) ?? '');
     if (!Number.isFinite(lockVersion)) {
       warn('no lockfileVersion');
       continue;
@@ -143,19 +149,23 @@ export function parsePnpmLock(src: string, path: string, warn: BoundedWarn): Pac
 }
 
 function parseDocument(doc: YamlMap, lockVersion: number, set: PackageSet, warn: BoundedWarn): void {
-  const packages = isMap(doc.packages) ? doc.packages : Object.create(null);
+  const p = doc.get('packages');
+  const packages: YamlMap = isMap(p) ? p : new Map();
   // v9 splits packages (metadata per release) from snapshots (one per resolved peer set, with dependencies)
-  const nodes: YamlMap = lockVersion >= 9 && isMap(doc.snapshots) ? doc.snapshots : packages;
-  const importers: YamlMap[] = isMap(doc.importers) ? Object.values(doc.importers).filter(isMap) : [doc]; // v5/v6 without workspaces: the root importer's fields sit at the top level
+  const snapshots = doc.get('snapshots');
+  const nodes = lockVersion >= 9 && isMap(snapshots) ? snapshots : packages;
+  const imps = doc.get('importers');
+  // v5/v6 without workspaces: the root importer's fields sit at the top level
+  const importers: YamlMap[] = isMap(imps) ? [...imps.values()].filter(isMap) : [doc];
 
   const direct = new Set<string>();
   const prodRoots: string[] = [];
   const devRoots: string[] = [];
   for (const imp of importers) {
     for (const field of DEP_FIELDS) {
-      const deps = imp[field];
+      const deps = imp.get(field);
       if (!isMap(deps)) continue;
-      for (const [name, v] of Object.entries(deps)) {
+      for (const [name, v] of deps) {
         const ref = refOf(v);
         const key = ref === undefined ? undefined : resolve(name, ref, lockVersion, nodes);
         if (key === undefined) continue;
@@ -169,26 +179,26 @@ function parseDocument(doc: YamlMap, lockVersion: number, set: PackageSet, warn:
   if (lockVersion >= 9)
     devOnly = reachable(devRoots, nodes, lockVersion, reachable(prodRoots, nodes, lockVersion));
 
-  for (const [key, node] of Object.entries(nodes)) {
+  for (const [key, node] of nodes) {
     if (!isMap(node) && node !== null) {
       warn(`package ${key} is not a mapping`);
       continue;
     }
-    const pkgKey = nodes === packages ? key : stripPeers(key);
-    const info = isMap(packages[pkgKey]) ? (packages[pkgKey] as YamlMap) : isMap(node) ? node : undefined;
+    const meta = packages.get(nodes === packages ? key : stripPeers(key));
+    const info = isMap(meta) ? meta : isMap(node) ? node : undefined;
     const parsed = parseDepPath(key, lockVersion);
-    const name = text(info?.name) ?? parsed?.name;
+    const name = text(info?.get('name')) ?? parsed?.name;
     if (!name) {
       warn(`package ${key}: no name`);
       continue;
     }
     const entry: LangEntry = {
       name,
-      version: text(info?.version) ?? parsed?.version ?? '',
+      version: text(info?.get('version')) ?? parsed?.version ?? '',
       direct: direct.has(key),
-      dev: devOnly ? devOnly.has(key) : text(info?.dev) === 'true',
+      dev: devOnly ? devOnly.has(key) : text(info?.get('dev')) === 'true',
     };
-    if (text(info?.optional) === 'true' || (isMap(node) && text(node.optional) === 'true'))
+    if (text(info?.get('optional')) === 'true' || (isMap(node) && text(node.get('optional')) === 'true'))
       entry.extra = { optional: true };
     set.add(entry);
   }
@@ -207,12 +217,12 @@ function reachable(roots: string[], nodes: YamlMap, lockVersion: number, stop?: 
     const key = work.pop()!;
     if (seen.has(key)) continue;
     seen.add(key);
-    const node = nodes[key];
+    const node = nodes.get(key);
     if (!isMap(node)) continue;
     for (const field of ['dependencies', 'optionalDependencies'] as const) {
-      const deps = node[field];
+      const deps = node.get(field);
       if (!isMap(deps)) continue;
-      for (const [name, v] of Object.entries(deps)) {
+      for (const [name, v] of deps) {
         const ref = text(v);
         const dep = ref === undefined ? undefined : resolve(name, ref, lockVersion, nodes);
         if (dep !== undefined && !seen.has(dep) && !stop?.has(dep)) work.push(dep);
@@ -229,9 +239,9 @@ export const pnpm = {
   maxSize: 256 * MiB,
   wants: (path: string) =>
     path.endsWith('pnpm-lock.yaml') && basename(path) === 'pnpm-lock.yaml' && !underDir(path, 'node_modules'),
-  analyze(file, ctx) {
+  async analyze(file, ctx) {
     const warn = boundedWarn(ctx);
-    const set = parsePnpmLock(readText(file), file.path, warn);
+    const set = await parsePnpmLock(readText(file), file.path, warn);
     warn.flush();
     return { packages: set.list() };
   },

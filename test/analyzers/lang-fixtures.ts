@@ -123,7 +123,8 @@ export function compareWithExpected(got: Package[], exp: Expected, opts: Compare
   const compared = opts.expectedOmitsDev ? got.filter((p) => p.dev !== true) : got;
   assert.deepEqual(compared.map((p) => key(p.name, p.version)).sort(), [...want.keys()].sort());
   if (opts.expectedOmitsDev) {
-    for (const p of got) if (!want.has(key(p.name, p.version))) assert.equal(p.dev, true, `${key(p.name, p.version)}`);
+    for (const p of got)
+      if (!want.has(key(p.name, p.version))) assert.equal(p.dev, true, `${key(p.name, p.version)}`);
   }
   for (const p of compared) {
     const w = want.get(key(p.name, p.version))!;

@@ -71,7 +71,11 @@ describe('composer details', () => {
       ],
     );
     const v2 = run((w) =>
-      parseComposerInstalled(JSON.stringify({ packages: pkgs, dev: true, 'dev-package-names': ['c/d'] }), 'x', w),
+      parseComposerInstalled(
+        JSON.stringify({ packages: pkgs, dev: true, 'dev-package-names': ['c/d'] }),
+        'x',
+        w,
+      ),
     );
     assert.deepEqual(
       v2.out.list().map((p) => [p.name, p.dev]),

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { decodeText } from '../../src/analyzers/lang/text.js';
 import { normalizePypiName } from '../../src/analyzers/lang/python-names.js';
+import { decodeText } from '../../src/analyzers/lang/text.js';
 import { parsePipfileLock } from '../../src/analyzers/pipenv.js';
 import { parsePoetryLock } from '../../src/analyzers/poetry.js';
 import { parseCoreMetadata, pythonMetadata } from '../../src/analyzers/python-metadata.js';
@@ -71,7 +71,11 @@ describe('installed Python metadata over the shared fixtures', () => {
   it('warns when Name or Version is missing', async () => {
     const warnings: string[] = [];
     const out = await pythonMetadata.analyze(
-      { path: 'a.dist-info/METADATA', size: 10, data: Buffer.from('Metadata-Version: 2.1\nName: a\n\nVersion: 1\n') },
+      {
+        path: 'a.dist-info/METADATA',
+        size: 10,
+        data: Buffer.from('Metadata-Version: 2.1\nName: a\n\nVersion: 1\n'),
+      },
       { warn: (r) => warnings.push(r) },
     );
     assert.deepEqual(out.packages, []);
@@ -152,7 +156,11 @@ describe('Pipfile.lock over the shared fixtures', () => {
   it('reads develop as dev, skips entries without a pin', () => {
     const lock = {
       _meta: {},
-      default: { requests: { version: '==2.31.0' }, mylib: { git: 'https://x', ref: 'abc' }, both: { version: '==1.0' } },
+      default: {
+        requests: { version: '==2.31.0' },
+        mylib: { git: 'https://x', ref: 'abc' },
+        both: { version: '==1.0' },
+      },
       develop: { pytest: { version: '==8.0.0' }, both: { version: '==1.0' } },
     };
     const { out, warnings } = run((w) => parsePipfileLock(JSON.stringify(lock), 'Pipfile.lock', w));
@@ -173,7 +181,9 @@ describe('pip requirements over the shared fixtures', () => {
       if (exp.parser_options?.useMinVersion) {
         // trivy's comprehensive mode (lower bounds of ranges); the analyzer itself reports pins only
         const text = decodeText(readFileSync(inputOf(c)));
-        const got = parseRequirements(text, { useMinVersion: true }).requirements.map((r) => key(r.name, r.version));
+        const got = parseRequirements(text, { useMinVersion: true }).requirements.map((r) =>
+          key(r.name, r.version),
+        );
         assert.deepEqual(got.sort(), exp.packages.map((p) => key(p.name, p.version)).sort());
         return;
       }

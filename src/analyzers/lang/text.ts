@@ -29,8 +29,23 @@ export function parseJson(text: string): JsonResult {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (err) {
-    return { ok: false, reason: `invalid JSON: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      reason: `invalid JSON: ${oneLine(err instanceof Error ? err.message : String(err))}`,
+    };
   }
+}
+
+/**
+ * A parser's message made fit for a warning line: parsers quote the offending input, which in a corrupt file
+ * is binary junk, newlines or a whole megabyte-long token.
+ */
+export function oneLine(msg: string, max = 160): string {
+  const flat = msg
+    .replace(/[\u0000-\u001f\u007f-\u009f\ufffd]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return flat.length > max ? `${flat.slice(0, max)}...` : flat;
 }
 
 export type JsonObject = Record<string, unknown>;

@@ -8,7 +8,8 @@
  */
 
 export type YamlValue = string | null | YamlMap | YamlValue[];
-export type YamlMap = { [key: string]: YamlValue };
+/** mappings are Maps: lockfiles key them by package, and objects with thousands of distinct keys are slow */
+export type YamlMap = Map<string, YamlValue>;
 
 export class YamlLiteUnsupported extends Error {}
 
@@ -24,9 +25,16 @@ interface Frame {
 interface Pending {
   /** the indentation of the line that opened the block */
   indent: number;
-  set: (v: YamlValue) => void;
+  /** where the block's value goes: a mapping key or a sequence index */
+  target: YamlMap | YamlValue[];
+  key: string | number;
   /** the opener was a mapping key, so a sequence may sit at the same indentation */
   inMap: boolean;
+}
+
+function settle(p: Pending, v: YamlValue): void {
+  if (Array.isArray(p.target)) p.target[p.key as number] = v;
+  else put(p.target, p.key as string, v);
 }
 
 function fail(line: number, why: string): never {
@@ -34,11 +42,24 @@ function fail(line: number, why: string): never {
 }
 
 function newMap(): YamlMap {
-  return Object.create(null) as YamlMap;
+  return new Map();
+}
+
+function put(map: YamlMap, key: string, v: YamlValue): void {
+  map.set(key, v);
+}
+
+export interface YamlLiteOptions {
+  /**
+   * Keys whose one-line flow values (`resolution: {integrity: ...}`) are kept as their raw text instead of
+   * parsed: a caller that never looks inside them saves a third of the time on large lockfiles.
+   */
+  rawFlowKeys?: ReadonlySet<string>;
 }
 
 /** Parses all documents of `text`; throws YamlLiteUnsupported for constructs outside the subset. */
-export function parseYamlLite(text: string): YamlValue[] {
+export function parseYamlLite(text: string, opts: YamlLiteOptions = {}): YamlValue[] {
+  const raw = opts.rawFlowKeys;
   const docs: YamlValue[] = [];
   let stack: Frame[] = [];
   let root: YamlValue = null;
@@ -48,7 +69,7 @@ export function parseYamlLite(text: string): YamlValue[] {
   let pos = 0;
 
   const endDoc = () => {
-    if (pending) pending.set(null);
+    if (pending) settle(pending, null);
     pending = undefined;
     if (started) docs.push(root);
     stack = [];
@@ -92,11 +113,11 @@ export function parseYamlLite(text: string): YamlValue[] {
       pending = undefined;
       if (indent > p.indent || (indent === p.indent && isItem && p.inMap)) {
         const value: YamlMap | YamlValue[] = isItem ? [] : newMap();
-        p.set(value);
+        settle(p, value);
         stack.push({ indent, value, flush: indent === p.indent });
         if (stack.length > MAX_DEPTH) fail(lineNo, `nested deeper than ${MAX_DEPTH} levels`);
       } else {
-        p.set(null);
+        settle(p, null);
       }
     }
     if (stack.length === 0) {
@@ -124,22 +145,21 @@ export function parseYamlLite(text: string): YamlValue[] {
       while (col < line.length && line.charCodeAt(col) === 0x20) col++;
       const rest = line.slice(col);
       if (rest === '' || rest.startsWith('#')) {
-        const i = seq.push(null) - 1;
-        pending = { indent, set: (v) => (seq[i] = v), inMap: false };
+        pending = { indent, target: seq, key: seq.push(null) - 1, inMap: false };
       } else if (looksLikeEntry(rest)) {
         // `- key: value` starts a mapping whose keys sit at the item's content column
         const map = newMap();
         seq.push(map);
         stack.push({ indent: col, value: map, flush: false });
         if (stack.length > MAX_DEPTH) fail(lineNo, `nested deeper than ${MAX_DEPTH} levels`);
-        pending = entry(map, rest, col, lineNo);
+        pending = entry(map, rest, col, lineNo, raw);
       } else {
         seq.push(scalar(rest, lineNo));
       }
       continue;
     }
     if (Array.isArray(top.value)) fail(lineNo, 'a mapping entry inside a sequence');
-    pending = entry(top.value, content, indent, lineNo);
+    pending = entry(top.value, content, indent, lineNo, raw);
   }
   endDoc();
   return docs;
@@ -163,7 +183,13 @@ function keyEnd(s: string): number {
 }
 
 /** Stores one `key: value` line into `map`; returns a Pending when the value is a nested block. */
-function entry(map: YamlMap, content: string, indent: number, lineNo: number): Pending | undefined {
+function entry(
+  map: YamlMap,
+  content: string,
+  indent: number,
+  lineNo: number,
+  raw: ReadonlySet<string> | undefined,
+): Pending | undefined {
   let key: string;
   let after: number;
   const c = content.charCodeAt(0);
@@ -183,10 +209,20 @@ function entry(map: YamlMap, content: string, indent: number, lineNo: number): P
   if (key === '<<') fail(lineNo, 'merge key');
   const rest = content.slice(after + 1).trim();
   if (rest === '' || rest.startsWith('#')) {
-    map[key] = null;
-    return { indent, set: (v) => (map[key] = v), inMap: true };
+    put(map, key, null);
+    return { indent, target: map, key, inMap: true };
   }
-  map[key] = scalar(rest, lineNo);
+  const c0 = rest.charCodeAt(0);
+  if (raw !== undefined && (c0 === 0x7b || c0 === 0x5b) && raw.has(key)) {
+    const hash = rest.indexOf(' #');
+    const v = hash >= 0 ? rest.slice(0, hash).trimEnd() : rest;
+    // a flow collection continued on the next lines is outside the subset either way
+    if (v.charCodeAt(v.length - 1) !== (c0 === 0x7b ? 0x7d : 0x5d))
+      fail(lineNo, 'a flow collection that does not close on its line');
+    put(map, key, v);
+    return undefined;
+  }
+  put(map, key, scalar(rest, lineNo));
   return undefined;
 }
 
@@ -275,76 +311,69 @@ function quoted(s: string, i: number, lineNo: number): { value: string; end: num
 /** A one-line flow collection (`{a: b, c: [d]}`) starting at `i`. */
 function flow(s: string, i: number, depth: number, lineNo: number): { value: YamlValue; end: number } {
   if (depth > 32) fail(lineNo, 'flow collections nested too deep');
-  const close = s[i] === '{' ? '}' : ']';
-  const isMap = close === '}';
+  const close = s.charCodeAt(i) === 0x7b ? 0x7d : 0x5d;
+  const isMap = close === 0x7d;
   const map = newMap();
   const seq: YamlValue[] = [];
-  let j = i + 1;
-  const skip = () => {
-    while (j < s.length && s.charCodeAt(j) === 0x20) j++;
-  };
-  skip();
-  if (s[j] === close) return { value: isMap ? map : seq, end: j + 1 };
+  let j = skipSpaces(s, i + 1);
+  if (s.charCodeAt(j) === close) return { value: isMap ? map : seq, end: j + 1 };
   for (;;) {
-    skip();
-    let key: string | undefined;
+    j = skipSpaces(s, j);
+    let key = '';
     if (isMap) {
-      if (s[j] === "'" || s[j] === '"') {
+      const c = s.charCodeAt(j);
+      if (c === 0x27 || c === 0x22) {
         const q = quoted(s, j, lineNo);
         key = q.value;
-        j = q.end;
-        skip();
+        j = skipSpaces(s, q.end);
       } else {
         const start = j;
-        while (
-          j < s.length &&
-          !(s[j] === ':' && (s[j + 1] === ' ' || s[j + 1] === ',' || s[j + 1] === close))
-        ) {
-          if (s[j] === ',' || s[j] === close || s[j] === '{' || s[j] === '[')
-            fail(lineNo, 'bad flow mapping');
-          j++;
+        for (; j < s.length; j++) {
+          const d = s.charCodeAt(j);
+          if (d === 0x3a /* : */) {
+            const n = s.charCodeAt(j + 1);
+            if (n === 0x20 || n === 0x2c || n === close) break;
+          } else if (d === 0x2c || d === close || d === 0x7b || d === 0x5b) fail(lineNo, 'bad flow mapping');
         }
         key = s.slice(start, j).trim();
       }
-      if (s[j] !== ':') fail(lineNo, 'flow mapping key without ":"');
-      j++;
-      skip();
+      if (s.charCodeAt(j) !== 0x3a) fail(lineNo, 'flow mapping key without ":"');
+      j = skipSpaces(s, j + 1);
     }
     let value: YamlValue;
-    const ch = s[j];
-    if (ch === "'" || ch === '"') {
+    const c = s.charCodeAt(j);
+    if (c === 0x27 || c === 0x22) {
       const q = quoted(s, j, lineNo);
       value = q.value;
       j = q.end;
-    } else if (ch === '{' || ch === '[') {
+    } else if (c === 0x7b || c === 0x5b) {
       const f = flow(s, j, depth + 1, lineNo);
       value = f.value;
       j = f.end;
     } else {
       const start = j;
-      while (
-        j < s.length &&
-        s[j] !== ',' &&
-        s[j] !== close &&
-        s[j] !== '{' &&
-        s[j] !== '[' &&
-        s[j] !== ']' &&
-        s[j] !== '}'
-      )
-        j++;
+      for (; j < s.length; j++) {
+        const d = s.charCodeAt(j);
+        if (d === 0x2c || d === 0x7d || d === 0x5d || d === 0x7b || d === 0x5b) break;
+      }
       const v = s.slice(start, j).trim();
       value = v === '' || v === '~' || v === 'null' ? null : v;
     }
-    if (isMap) map[key!] = value;
+    if (isMap) put(map, key, value);
     else seq.push(value);
-    skip();
-    if (s[j] === ',') {
-      j++;
-      skip();
-      if (s[j] === close) return { value: isMap ? map : seq, end: j + 1 };
+    j = skipSpaces(s, j);
+    const d = s.charCodeAt(j);
+    if (d === 0x2c) {
+      j = skipSpaces(s, j + 1);
+      if (s.charCodeAt(j) === close) return { value: isMap ? map : seq, end: j + 1 };
       continue;
     }
-    if (s[j] === close) return { value: isMap ? map : seq, end: j + 1 };
+    if (d === close) return { value: isMap ? map : seq, end: j + 1 };
     return fail(lineNo, 'a flow collection that does not close on its line');
   }
+}
+
+function skipSpaces(s: string, j: number): number {
+  while (s.charCodeAt(j) === 0x20) j++;
+  return j;
 }
