@@ -198,6 +198,7 @@ class Collector {
       planned.push({ analyzer: a, as: e.path, entry: e.path });
     }
     this.pending = planned;
+    if (planned) this.wanted.set(e.path, planned.length === 1 ? planned[0]!.analyzer.name : '*');
     return planned !== undefined;
   }
 
@@ -296,29 +297,24 @@ class Collector {
   /**
    * Narrows an OS package manager's owned-file lists to the paths another analyzer reads (language
    * metadata, binaries): the only ones the scan asks about, and a small fraction of every file the OS
-   * installed. A file of this layer is judged with its size and mode, a directory of this layer is
-   * dropped, and a path this layer does not hold (a file list written apart from its files, a path
-   * behind a symlinked directory) is judged by its name alone.
-   * Returns false when the result holds nothing else.
+   * installed. A file of this layer counts when another analyzer read it in this pass (with its size
+   * and mode); a path this layer does not hold (a file list written apart from its files, a path
+   * behind a symlinked directory) is judged by its name alone. Returns false when the result holds
+   * nothing else.
    */
   private keepOwned(r: FileResult): boolean {
     const owned = r.output.owned;
     if (!owned) return true;
     const others = this.opts.analyzers.filter((a) => a.name !== r.analyzer);
-    this.fileIndex ??= new Map(this.result.files.map((p, i) => [p, i]));
-    this.dirIndex ??= new Set(this.result.dirs);
-    const index = this.fileIndex;
-    const dirs = this.dirIndex;
-    const fileMeta = this.result.fileMeta;
-    const meta = this.meta;
+    this.present ??= new Set([...this.result.files, ...this.result.dirs]);
+    const present = this.present;
+    const wanted = this.wanted;
     const kept: OwnedFiles[] = [];
     for (const o of owned) {
       const paths = o.paths.filter((p) => {
-        const i = index.get(p);
-        if (i === undefined) return !dirs.has(p) && others.some((a) => a.wants(p));
-        meta.size = fileMeta[2 * i]!;
-        meta.mode = fileMeta[2 * i + 1]!;
-        return others.some((a) => a.wants(p, meta));
+        const by = wanted.get(p);
+        if (by !== undefined) return by !== r.analyzer;
+        return !present.has(p) && others.some((a) => a.wants(p));
       });
       if (paths.length > 0) kept.push({ owner: o.owner, paths });
     }
@@ -327,8 +323,10 @@ class Collector {
     return kept.length > 0 || r.output.os !== undefined || (r.output.packages?.length ?? 0) > 0;
   }
 
-  private fileIndex: Map<string, number> | undefined;
-  private dirIndex: Set<string> | undefined;
+  /** files read in this pass: path → the analyzer that wanted it, or "*" for several */
+  private readonly wanted = new Map<string, string>();
+  /** every file and directory of the layer, built when an owned-file list needs it */
+  private present: Set<string> | undefined;
 
   /** waits for analyzers still running (after a failure), so spool files are gone when we return */
   async settle(): Promise<void> {

@@ -208,8 +208,13 @@ export function planAliasReads(fs: LayeredFs, analyzers: readonly Analyzer[]): M
     const meta = fs.metaOf(at.layer, real);
     for (const a of analyzers) {
       if (!a.wants(as, meta)) continue;
-      // the analyzer read this very file in pass one: its result already counts
-      if (!at.hardlink && analyzed.has(outputKey(at.layer, real, a.name))) continue;
+      if (a.wants(real, meta)) {
+        // pass one gave the analyzer this very file: what it found there already counts (a hardlink
+        // is read again, as its own visibility decides), and where it found nothing (an executable
+        // that is no Go binary) another name will not help
+        if (!analyzed.has(outputKey(at.layer, real, a.name))) continue;
+        if (!at.hardlink) continue;
+      }
       const key = `${at.layer}\0${real}\0${as}\0${a.name}`;
       if (seen.has(key)) continue;
       seen.add(key);
