@@ -116,6 +116,23 @@ describe('wants gets the entry size and mode', () => {
     assert.deepEqual(img.opened.sort(), [0, 0, 1, 1]);
   });
 
+  it('never reads a layer twice for files an analyzer already had under their own path', async () => {
+    // merged /usr: every executable is also reachable as bin/<name>; binLike wants both names
+    const img = fakeImage([
+      [
+        { path: 'bin', type: 'symlink', linkname: 'usr/bin' },
+        { path: 'usr/bin/app', body: bin('example.com/m=v1.0.0'), mode: 0o755 },
+        { path: 'usr/bin/bash', body: 'ELF, but not a Go binary', mode: 0o755 },
+      ],
+    ]);
+    const inv = await collectInventory(img, opts({ analyzers: [binLike] }));
+    assert.deepEqual(img.opened, [0]);
+    assert.deepEqual(
+      inv.packages.map((p) => [p.name, p.path, p.locations]),
+      [['example.com/m', 'usr/bin/app', undefined]],
+    );
+  });
+
   it('in a dir: walk, without following a symlink out of the tree', async () => {
     const root = join(tmp, `root${n++}`);
     mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
