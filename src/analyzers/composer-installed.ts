@@ -43,7 +43,7 @@ export function parseComposerInstalled(text: string, path: string, warn: Bounded
 export const composerInstalled = {
   name: 'composer-installed',
   version: 1,
-  maxSize: 256 * MiB,
+  maxSize: 128 * MiB,
   wants: (path: string) =>
     path.endsWith('composer/installed.json') &&
     (path === 'composer/installed.json' || path.endsWith('/composer/installed.json')),

@@ -66,7 +66,7 @@ export function parseComposerLock(text: string, path: string, warn: BoundedWarn)
 export const composer = {
   name: 'composer',
   version: 1,
-  maxSize: 256 * MiB,
+  maxSize: 128 * MiB,
   wants: (path: string) =>
     path.endsWith('composer.lock') && basename(path) === 'composer.lock' && !underDir(path, 'vendor'),
   analyze(file, ctx) {

@@ -181,7 +181,7 @@ function parseV1(deps: JsonObject, set: PackageSet, warn: BoundedWarn): void {
 export const npmLock = {
   name: 'npm-lock',
   version: 1,
-  maxSize: 256 * MiB,
+  maxSize: 128 * MiB,
   wants(path: string) {
     if (!path.endsWith('package-lock.json') && !path.endsWith('npm-shrinkwrap.json')) return false;
     const base = basename(path);

@@ -51,7 +51,7 @@ export function parsePipfileLock(text: string, path: string, warn: BoundedWarn):
 export const pipenv = {
   name: 'pipenv',
   version: 1,
-  maxSize: 256 * MiB,
+  maxSize: 128 * MiB,
   wants: (path: string) => path.endsWith('Pipfile.lock') && basename(path) === 'Pipfile.lock',
   analyze(file, ctx) {
     const warn = boundedWarn(ctx);

@@ -236,7 +236,7 @@ function reachable(roots: string[], nodes: YamlMap, lockVersion: number, stop?: 
 export const pnpm = {
   name: 'pnpm',
   version: 1,
-  maxSize: 256 * MiB,
+  maxSize: 128 * MiB,
   wants: (path: string) =>
     path.endsWith('pnpm-lock.yaml') && basename(path) === 'pnpm-lock.yaml' && !underDir(path, 'node_modules'),
   async analyze(file, ctx) {

@@ -49,7 +49,7 @@ export function parsePoetryLock(text: string, path: string, warn: BoundedWarn): 
 export const poetry = {
   name: 'poetry',
   version: 1,
-  maxSize: 256 * MiB,
+  maxSize: 128 * MiB,
   wants: (path: string) => path.endsWith('poetry.lock') && basename(path) === 'poetry.lock',
   analyze(file, ctx) {
     const warn = boundedWarn(ctx);

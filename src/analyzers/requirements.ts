@@ -127,18 +127,18 @@ function pinnedVersion(clauses: string[], useMin: boolean): string | undefined {
 }
 
 /**
- * pip requirements files (`requirements.txt`, `requirements-dev.txt`, ...) of a project; those shipped inside
+ * pip requirements files (`requirements.txt`, `requirements-dev.txt`, `requirements/prod.txt`, ...) of a project; those shipped inside
  * installed packages (site-packages, dist-packages, node_modules) describe someone else's build.
  */
 export const pipRequirements = {
   name: 'pip-requirements',
   version: 1,
-  maxSize: 64 * MiB,
+  maxSize: 16 * MiB,
   wants(path: string) {
     if (!path.endsWith('.txt')) return false;
-    const base = basename(path);
+    // requirements.txt, requirements-dev.txt, ...; or any .txt in a requirements/ folder (base.txt, prod.txt)
     return (
-      base.startsWith('requirements') &&
+      (basename(path).startsWith('requirements') || underDir(path, 'requirements')) &&
       !underDir(path, 'site-packages') &&
       !underDir(path, 'dist-packages') &&
       !underDir(path, 'node_modules')

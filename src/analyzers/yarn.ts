@@ -207,7 +207,7 @@ function skipped(e: YarnEntry, protocol: string): void {
 export const yarn = {
   name: 'yarn',
   version: 1,
-  maxSize: 256 * MiB,
+  maxSize: 128 * MiB,
   wants: (path: string) =>
     path.endsWith('yarn.lock') && basename(path) === 'yarn.lock' && !underDir(path, 'node_modules'),
   analyze(file, ctx) {

@@ -232,7 +232,12 @@ describe('pip requirements over the shared fixtures', () => {
   });
 
   it('wants requirements files of projects only', () => {
-    for (const p of ['requirements.txt', 'app/requirements-dev.txt', 'app/requirements_prod.txt'])
+    for (const p of [
+      'requirements.txt',
+      'app/requirements-dev.txt',
+      'app/requirements_prod.txt',
+      'app/requirements/base.txt',
+    ])
       assert.ok(pipRequirements.wants(p), p);
     for (const p of [
       'app/dev-requirements.txt',
