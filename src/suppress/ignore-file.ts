@@ -32,7 +32,7 @@ export async function loadIgnoreFile(file: string, now: Date, seq = 0): Promise<
     throw new MoatError('BAD_SUPPRESSION', `ignore file ${file}: ${errorMessage(e)}`, { cause: e });
   }
   // yaml is CommonJS: its exports object is the default export, both in Node and in the esbuild bundle
-  const { parseDocument, LineCounter, isMap, isSeq } = (await import('yaml')).default;
+  const { parseDocument, LineCounter, isMap, isScalar, isSeq } = (await import('yaml')).default;
   const lines: LineCounterT = new LineCounter();
   const doc: Document = parseDocument(text, { lineCounter: lines });
   const bad = (line: number | undefined, why: string): MoatError =>
@@ -42,8 +42,15 @@ export async function loadIgnoreFile(file: string, now: Date, seq = 0): Promise<
     throw bad(err.linePos?.[0]?.line, `not valid YAML (${err.message.split('\n')[0]})`);
   }
   let list = doc.contents as unknown;
-  if (isMap(list)) list = list.get('ignore', true);
-  if (list === null || list === undefined) return { ignore: [], vex: [], warnings: [] };
+  if (isMap(list)) {
+    if (!list.has('ignore'))
+      throw bad(undefined, 'expected a list of entries (or a mapping with an `ignore:` list)');
+    list = list.get('ignore', true);
+  }
+  // an empty file, or `ignore:` with nothing under it
+  if (list === null || list === undefined || (isScalar(list) && list.value === null)) {
+    return { ignore: [], vex: [], warnings: [] };
+  }
   if (!isSeq(list)) throw bad(undefined, 'expected a list of entries (or a mapping with an `ignore:` list)');
 
   const set: RuleSet = { ignore: [], vex: [], warnings: [] };

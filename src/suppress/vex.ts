@@ -43,7 +43,8 @@ export function loadVex(file: string, seq = 0): RuleSet {
 
 function time(...candidates: unknown[]): number | undefined {
   for (const c of candidates) {
-    const t = typeof c === 'string' ? Date.parse(c) : Number.NaN;
+    // Go tools write nanoseconds (2023-01-09T21:23:03.579712389-06:00), which Date.parse refuses
+    const t = typeof c === 'string' ? Date.parse(c.replace(/(\.\d{3})\d+/, '$1')) : Number.NaN;
     if (!Number.isNaN(t)) return t;
   }
   return undefined;
