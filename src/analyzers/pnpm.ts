@@ -180,7 +180,8 @@ function parseDocument(doc: YamlMap, lockVersion: number, set: PackageSet, warn:
     devOnly = reachable(devRoots, nodes, lockVersion, reachable(prodRoots, nodes, lockVersion));
 
   for (const [key, node] of nodes) {
-    if (!isMap(node) && node !== null) {
+    // `name@1.0.0: {}` and an entry with no fields at all (`""`) are both empty
+    if (!isMap(node) && node !== '' && node !== null) {
       warn(`package ${key} is not a mapping`);
       continue;
     }

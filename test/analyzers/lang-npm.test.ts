@@ -455,3 +455,60 @@ describe('installed packages (node_modules/**/package.json)', () => {
     assert.equal(bom.packages?.[0]?.version, '1.0.0');
   });
 });
+
+describe('fast YAML reader', () => {
+  it('agrees with the full parser on the block forms lockfile writers use', () => {
+    const text = [
+      '%YAML 1.2',
+      '---',
+      '# comment',
+      "'@scope/a@1.0.0(peer@2)':",
+      '  resolution: {integrity: sha512-x==, tarball: https://h/x.tgz}',
+      '  os: [darwin, linux]',
+      '  deprecated: "a \\"quoted\\" \\u00e9 text" # comment',
+      "  msg: 'it''s'",
+      '  empty: {}',
+      '  none:',
+      '  tilde: ~',
+      '  num: 1.10',
+      'list:',
+      '- a',
+      '- b: 1',
+      '  c: 2',
+      '-',
+      '  - nested',
+      'after: x',
+      'key with spaces: url://x:y',
+      '...',
+      '---',
+      'second: [1, {a: b}]',
+    ].join('\n');
+    const full = parseAllDocuments(text, { schema: 'failsafe' });
+    const docs = (Array.isArray(full) ? full : [full]).map((d) => d.toJS({ mapAsMap: true }));
+    assert.deepEqual(parseYamlLite(text), docs);
+  });
+
+  it('keeps the flow values it is told to skip as raw text', () => {
+    const [doc] = parseYamlLite('a:\n  resolution: {integrity: x}\n  engines: {node: ">=1"}\n', {
+      rawFlowKeys: new Set(['resolution']),
+    });
+    const a = (doc as Map<string, Map<string, unknown>>).get('a')!;
+    assert.equal(a.get('resolution'), '{integrity: x}');
+    assert.deepEqual(a.get('engines'), new Map([['node', '>=1']]));
+  });
+
+  it('gives up on YAML outside the subset', () => {
+    for (const text of [
+      'a: &anchor x',
+      'a: *alias',
+      'a: !tag x',
+      'a: |\n  block',
+      'a: {b: c,\n  d: e}',
+      "a: 'multi\n  line'",
+      '? complex\n: key',
+      'a:\n\tb: tab',
+      'a: 1\n b: 2',
+    ])
+      assert.throws(() => parseYamlLite(text), /line \d+/, JSON.stringify(text));
+  });
+});

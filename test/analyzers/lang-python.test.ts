@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { normalizePypiName } from '../../src/analyzers/lang/python-names.js';
 import { decodeText } from '../../src/analyzers/lang/text.js';
+import { parseToml, TomlError } from '../../src/analyzers/lang/toml.js';
 import { parsePipfileLock } from '../../src/analyzers/pipenv.js';
 import { parsePoetryLock } from '../../src/analyzers/poetry.js';
 import { parseCoreMetadata, pythonMetadata } from '../../src/analyzers/python-metadata.js';
@@ -261,5 +262,86 @@ describe('normalizePypiName (PEP 503)', () => {
       ['FrIeNdLy-._.-bArD', 'friendly-bard'],
     ];
     for (const [name, want] of vectors) assert.equal(normalizePypiName(name), want, name);
+  });
+});
+
+describe('TOML reader (lockfile subset of TOML 1.0)', () => {
+  it('reads the value forms lockfiles use', () => {
+    const doc = parseToml(
+      [
+        '# comment',
+        'title = "a \\"quoted\\" \\u00e9 \\t tab" # trailing comment',
+        "literal = 'C:\\path\\no-escapes'",
+        'multi = """',
+        'first \\',
+        '    second"""',
+        "multilit = '''",
+        "raw \\n text'''",
+        'int = 1_000',
+        'neg = -17',
+        'hex = 0xff',
+        'float = 6.626e-34',
+        'bool = true',
+        'date = 1979-05-27T07:32:00Z',
+        'spaced = 1979-05-27 07:32:00',
+        'arr = [ 1, [2, 3], { x = "y" }, ]',
+        'nested = [',
+        '  "a", # a comment inside',
+        '  "b",',
+        ']',
+        '"quoted key" = 1',
+        'dotted.key = "v"',
+        '',
+        '[[package]]',
+        'name = "a"',
+        '[package.dependencies]',
+        'b = { version = ">=1", markers = "python_version < \\"3.8\\"" }',
+        '[[package]]',
+        'name = "c"',
+        '[metadata.files]',
+        'a = []',
+      ].join('\n'),
+    );
+    assert.deepEqual(JSON.parse(JSON.stringify(doc)), {
+      title: 'a "quoted" é \t tab',
+      literal: 'C:\\path\\no-escapes',
+      multi: 'first second',
+      multilit: 'raw \\n text',
+      int: 1000,
+      neg: -17,
+      hex: 255,
+      float: 6.626e-34,
+      bool: true,
+      date: '1979-05-27T07:32:00Z',
+      spaced: '1979-05-27 07:32:00',
+      arr: [1, [2, 3], { x: 'y' }],
+      nested: ['a', 'b'],
+      'quoted key': 1,
+      dotted: { key: 'v' },
+      package: [
+        { name: 'a', dependencies: { b: { version: '>=1', markers: 'python_version < "3.8"' } } },
+        { name: 'c' },
+      ],
+      metadata: { files: { a: [] } },
+    });
+  });
+
+  it('rejects what TOML forbids, naming the line', () => {
+    const bad: [string, RegExp][] = [
+      ['a = 1\na = 2', /line 2: key "a" defined twice/],
+      ['[t]\nx = 1\n[t]', /line 3: table "t" defined twice/],
+      ['a = { b = 1 }\n[a]', /line 2/],
+      ['a = "unterminated', /line 1: unterminated string/],
+      ['a = 1 b = 2', /line 1: expected the end of the line/],
+      ['a = nope', /invalid value/],
+      ['= 1', /expected a key/],
+    ];
+    for (const [src, re] of bad) {
+      assert.throws(
+        () => parseToml(src),
+        (e: unknown) => e instanceof TomlError && re.test(e.message),
+        src,
+      );
+    }
   });
 });

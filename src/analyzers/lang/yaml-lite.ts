@@ -1,8 +1,8 @@
 /**
  * A fast reader for the block-style YAML that lockfile writers emit (pnpm through js-yaml): nested block
  * mappings and sequences, plain and quoted scalars, one-line flow collections, `---` documents. Scalars are
- * kept as strings, as YAML's failsafe schema reads them, so that versions like `1.10` are not turned into
- * numbers. Anything else (anchors, tags, block scalars, multi-line flow or quoted scalars, complex keys)
+ * kept as strings, as YAML's failsafe schema reads them (an empty value is "", `null` and `~` are text), so
+ * that versions like `1.10` are not turned into numbers. Anything else (anchors, tags, block scalars, multi-line flow or quoted scalars, complex keys)
  * makes it give up with a reason, and the caller falls back to a full YAML parser: the general one is
  * two orders of magnitude slower on multi-megabyte lockfiles.
  */
@@ -69,7 +69,7 @@ export function parseYamlLite(text: string, opts: YamlLiteOptions = {}): YamlVal
   let pos = 0;
 
   const endDoc = () => {
-    if (pending) settle(pending, null);
+    if (pending) settle(pending, '');
     pending = undefined;
     if (started) docs.push(root);
     stack = [];
@@ -117,7 +117,7 @@ export function parseYamlLite(text: string, opts: YamlLiteOptions = {}): YamlVal
         stack.push({ indent, value, flush: indent === p.indent });
         if (stack.length > MAX_DEPTH) fail(lineNo, `nested deeper than ${MAX_DEPTH} levels`);
       } else {
-        settle(p, null);
+        settle(p, '');
       }
     }
     if (stack.length === 0) {
@@ -145,7 +145,7 @@ export function parseYamlLite(text: string, opts: YamlLiteOptions = {}): YamlVal
       while (col < line.length && line.charCodeAt(col) === 0x20) col++;
       const rest = line.slice(col);
       if (rest === '' || rest.startsWith('#')) {
-        pending = { indent, target: seq, key: seq.push(null) - 1, inMap: false };
+        pending = { indent, target: seq, key: seq.push('') - 1, inMap: false };
       } else if (looksLikeEntry(rest)) {
         // `- key: value` starts a mapping whose keys sit at the item's content column
         const map = newMap();
@@ -209,7 +209,7 @@ function entry(
   if (key === '<<') fail(lineNo, 'merge key');
   const rest = content.slice(after + 1).trim();
   if (rest === '' || rest.startsWith('#')) {
-    put(map, key, null);
+    put(map, key, '');
     return { indent, target: map, key, inMap: true };
   }
   const c0 = rest.charCodeAt(0);
@@ -243,7 +243,7 @@ function scalar(s: string, lineNo: number): YamlValue {
   if (c === 0x26 || c === 0x2a || c === 0x21) fail(lineNo, 'anchor, alias or tag');
   const hash = s.indexOf(' #');
   const v = (hash >= 0 ? s.slice(0, hash) : s).trimEnd();
-  return v === '~' || v === 'null' ? null : v;
+  return v;
 }
 
 function trailing(s: string, i: number, lineNo: number): void {
@@ -357,7 +357,7 @@ function flow(s: string, i: number, depth: number, lineNo: number): { value: Yam
         if (d === 0x2c || d === 0x7d || d === 0x5d || d === 0x7b || d === 0x5b) break;
       }
       const v = s.slice(start, j).trim();
-      value = v === '' || v === '~' || v === 'null' ? null : v;
+      value = v;
     }
     if (isMap) put(map, key, value);
     else seq.push(value);
