@@ -4,11 +4,17 @@
  * vulnerability id, one result per finding, suppressed findings as accepted external suppressions.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import ajvDraft04 from 'ajv-draft-04';
 import addFormatsPlugin from 'ajv-formats';
 import { renderSarif } from '../../src/report/sarif.js';
+import { scanImage } from '../../src/scan/scanner.js';
+import { importOsv } from '../../src/vulndb/import.js';
+import { testImages } from '../helpers/registry.js';
+import { FIXTURES } from '../vulndb/helpers.js';
 import { fixedResult, healthyResult } from './fixture.js';
 
 const SCHEMA = new URL('../fixtures/report/sarif-schema-2.1.0.json', import.meta.url);
@@ -94,5 +100,29 @@ describe('SARIF 2.1.0', () => {
       sarif.runs[0]!.results[0]!.locations[0]!.physicalLocation.artifactLocation.uri,
       'opt/my%20app/%23lib/x.jar',
     );
+  });
+});
+
+describe('SARIF 2.1.0 of real scans', () => {
+  const root = mkdtempSync(join(tmpdir(), 'moat-sarif-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  test('every test image with findings validates, OS and language findings alike', async () => {
+    const validate = validator();
+    const images = await testImages();
+    const cacheDir = join(root, 'cache');
+    const exports = join(FIXTURES, 'osv-export');
+    for (const eco of readdirSync(exports).sort()) {
+      await importOsv(join(cacheDir, 'vulndb.sqlite'), join(exports, eco, 'all.zip'));
+    }
+    let results = 0;
+    for (const name of ['base-old', 'node-app', 'python', 'go-scratch']) {
+      const r = await scanImage(`oci:${images.oci}:${name}`, { cacheDir });
+      const sarif = JSON.parse(renderSarif(r)) as Sarif;
+      assert.equal(validate(sarif), undefined, name);
+      assert.equal(sarif.runs[0]!.results.length, r.findings.length, name);
+      results += r.findings.length;
+    }
+    assert.ok(results > 0, 'the images have findings');
   });
 });

@@ -5,10 +5,17 @@
  * from the CVSS vectors, an `analysis` for suppressed findings.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { buildCycloneDx, renderCycloneDx } from '../../src/sbom/cyclonedx.js';
+import { scanImage } from '../../src/scan/scanner.js';
+import { importOsv } from '../../src/vulndb/import.js';
+import { testImages } from '../helpers/registry.js';
 import { fixedResult, healthyResult, PACKAGES } from '../report/fixture.js';
+import { FIXTURES } from '../vulndb/helpers.js';
 
 const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot6);
 
@@ -144,5 +151,28 @@ describe('CycloneDX 1.6', () => {
     );
     assert.deepEqual(libs[0]!.licenses, [{ expression: 'GPL-2.0-or-later AND (MIT OR BSD-3-Clause)' }]);
     assert.deepEqual(libs[1]!.licenses, [{ license: { name: 'GPLv2+ and BSD' } }]);
+  });
+});
+
+describe('CycloneDX 1.6 of real scans', () => {
+  const root = mkdtempSync(join(tmpdir(), 'moat-cdx-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  test('scan results of the test images validate, with a vulnerability entry per finding', async () => {
+    const images = await testImages();
+    const cacheDir = join(root, 'cache');
+    const exports = join(FIXTURES, 'osv-export');
+    for (const eco of readdirSync(exports).sort()) {
+      await importOsv(join(cacheDir, 'vulndb.sqlite'), join(exports, eco, 'all.zip'));
+    }
+    for (const name of ['base-old', 'node-app', 'python', 'go-scratch']) {
+      const r = await scanImage(`oci:${images.oci}:${name}`, { cacheDir, listPackages: true });
+      const json = renderCycloneDx(r);
+      assert.equal(await validate(json), null, name);
+      const bom = JSON.parse(json) as { components: Component[]; vulnerabilities: Vulnerability[] };
+      const affects = bom.vulnerabilities.reduce((n, v) => n + v.affects.length, 0);
+      assert.equal(affects, r.findings.length, name);
+      assert.equal(bom.components.filter((c) => c.type === 'library').length, r.packages!.length, name);
+    }
   });
 });

@@ -2,13 +2,17 @@
  * The SBOM round trip on every test image: `moat sbom` (inventoryImage + the CycloneDX and SPDX
  * writers) then `moat scan sbom` (scanSbom) reports exactly the findings of `moat scan image` (scanImage),
  * against a database of every OSV export the suite carries (Debian and the language ecosystems). Whatever
- * packages the analyzers find, OS or language, go through the purls and properties of the SBOM.
+ * packages the analyzers find, OS or language, go through the purls and properties of the SBOM; each SBOM
+ * is validated against its format's schema on the way.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import addFormatsPlugin from 'ajv-formats';
 import type { Finding } from '../../src/model/finding.js';
 import { isOsPackageType } from '../../src/model/package.js';
 import type { ScanResult } from '../../src/model/result.js';
@@ -22,6 +26,12 @@ import { type TestImages, testImages } from '../helpers/registry.js';
 import { FIXTURES } from '../vulndb/helpers.js';
 
 const now = new Date('2026-01-15T00:00:00Z');
+const cdxValidator = new Validation.JsonStrictValidator(Spec.Version.v1dot6);
+const ajv = new Ajv2019({ allErrors: true, strict: false });
+(addFormatsPlugin as unknown as (a: Ajv2019) => void)(ajv);
+const spdxValidate = ajv.compile(
+  JSON.parse(readFileSync(new URL('../fixtures/sbom/spdx-schema-2.3.json', import.meta.url), 'utf8')),
+);
 let images: TestImages;
 let root: string;
 let cacheDir: string;
@@ -76,7 +86,11 @@ describe('sbom then scan sbom gives the findings of scan image', () => {
         ['spdx', renderSpdx],
       ] as const) {
         const file = join(root, `${name}.${format}.json`);
-        writeFileSync(file, render(inv));
+        const text = render(inv);
+        writeFileSync(file, text);
+        // each SBOM is valid in its format before it is read back
+        if (format === 'cdx') assert.equal(await cdxValidator.validate(text), null, `${name}: CycloneDX`);
+        else assert.ok(spdxValidate(JSON.parse(text)), `${name}: ${ajv.errorsText(spdxValidate.errors)}`);
         const viaSbom = await scanSbom(file, { cacheDir, now, listPackages: true });
         assert.deepEqual(keys(viaSbom), keys(direct), `${name} via ${format}`);
         assert.equal(viaSbom.summary.packages, direct.summary.packages, `${name} via ${format}: packages`);
