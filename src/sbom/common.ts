@@ -132,8 +132,3 @@ export function utcSeconds(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 19)}Z`;
 }
-
-/** A target's identity for document names and ids. */
-export function targetDigest(t: ScanTarget): string | undefined {
-  return t.digest;
-}
