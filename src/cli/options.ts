@@ -147,7 +147,22 @@ export const OPTIONS = {
     name: 'ecosystems',
     arg: '<list>',
     kind: 'list',
-    default: ['Debian', 'Ubuntu', 'Alpine', 'Red Hat', 'Rocky Linux', 'AlmaLinux'],
+    default: [
+      'Debian',
+      'Ubuntu',
+      'Alpine',
+      'Red Hat',
+      'Rocky Linux',
+      'AlmaLinux',
+      'npm',
+      'PyPI',
+      'Go',
+      'Maven',
+      'RubyGems',
+      'crates.io',
+      'Packagist',
+      'NuGet',
+    ],
     description: 'OSV ecosystems that `db update` downloads',
   },
   replace: {
@@ -167,6 +182,12 @@ export const OPTIONS = {
     name: 'skip-layer-cache',
     kind: 'boolean',
     description: 'analyze every layer again instead of using cached results',
+  },
+  'os-managed-lang': {
+    name: 'os-managed-lang',
+    kind: 'boolean',
+    description:
+      'also match language packages installed by the OS package manager (e.g. Debian python3-*) against language advisories',
   },
   'ignore-file': {
     name: 'ignore-file',

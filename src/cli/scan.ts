@@ -24,6 +24,20 @@ const IMAGE_OPTIONS = [
   'db-max-age',
   'max-layer-size',
   'skip-layer-cache',
+  'os-managed-lang',
+  ...REPORT_OPTIONS,
+] as const satisfies readonly OptionName[];
+
+/** `scan fs`: the image options less those about registries and layers. */
+const FS_OPTIONS = [
+  'timeout',
+  'list-packages',
+  'severity',
+  'only-fixed',
+  'fail-on',
+  'db-path',
+  'db-max-age',
+  'os-managed-lang',
   ...REPORT_OPTIONS,
 ] as const satisfies readonly OptionName[];
 
@@ -34,6 +48,7 @@ const SBOM_SCAN_OPTIONS = [
   'fail-on',
   'db-path',
   'db-max-age',
+  'os-managed-lang',
   ...REPORT_OPTIONS,
 ] as const satisfies readonly OptionName[];
 
@@ -106,12 +121,36 @@ export function scanCommand(): Command {
       onlyFixed: ctx.get<boolean | undefined>('only-fixed') === true,
       maxLayerBytes: ctx.get('max-layer-size'),
       skipLayerCache: ctx.get<boolean | undefined>('skip-layer-cache') === true,
+      osManagedLang: ctx.get<boolean | undefined>('os-managed-lang') === true,
       ...suppressionSettings(ctx),
       onProgress: ctx.progress.onProgress,
     }).finally(() => ctx.progress.done());
     await emitScanReport(ctx, result);
   });
   scan.addCommand(image);
+
+  const fs = new Command('fs')
+    .description('scan a project directory or root filesystem (lockfiles anywhere in the tree; .git skipped)')
+    .argument('<path>', 'directory');
+  addOptions(fs, ['format', 'output', 'quiet', 'debug', 'config', 'cache-dir', ...FS_OPTIONS]);
+  fs.action(async (path: string, _opts: unknown, cmd: Command) => {
+    const ctx = await commandContext(cmd, FS_OPTIONS);
+    const { scanFs } = await import('../scan/scanner.js');
+    const result = await scanFs(path, {
+      signal: AbortSignal.timeout(ctx.get<number>('timeout')),
+      cacheDir: ctx.cacheDir,
+      dbPath: ctx.dbPath,
+      dbMaxAgeMs: ctx.get('db-max-age'),
+      listPackages: wantsPackages(ctx),
+      severity: ctx.get<Severity[] | undefined>('severity'),
+      onlyFixed: ctx.get<boolean | undefined>('only-fixed') === true,
+      osManagedLang: ctx.get<boolean | undefined>('os-managed-lang') === true,
+      ...suppressionSettings(ctx),
+      onProgress: ctx.progress.onProgress,
+    }).finally(() => ctx.progress.done());
+    await emitScanReport(ctx, result);
+  });
+  scan.addCommand(fs);
 
   const sbom = new Command('sbom')
     .description('match the packages of an SBOM: CycloneDX (1.4-1.6) or SPDX (2.2, 2.3) JSON')
@@ -127,6 +166,7 @@ export function scanCommand(): Command {
       listPackages: wantsPackages(ctx),
       severity: ctx.get<Severity[] | undefined>('severity'),
       onlyFixed: ctx.get<boolean | undefined>('only-fixed') === true,
+      osManagedLang: ctx.get<boolean | undefined>('os-managed-lang') === true,
       ...suppressionSettings(ctx),
       onProgress: ctx.progress.onProgress,
     }).finally(() => ctx.progress.done());

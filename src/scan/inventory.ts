@@ -54,6 +54,8 @@ export interface InventoryOptions {
   /** layers read at once */
   concurrency?: number;
   onProgress?: ProgressFn;
+  /** stops the inventory (--timeout): layer reads and directory walks end with a TIMEOUT error */
+  signal?: AbortSignal;
 }
 
 export interface Inventory {
@@ -103,6 +105,10 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
   sweepSpool(base.tmpDir);
   let cacheHits = 0;
   const controller = new AbortController();
+  const stop = () =>
+    controller.abort(new MoatError('TIMEOUT', `${image.name}: reading the image took longer than the time limit`));
+  if (opts.signal?.aborted) stop();
+  opts.signal?.addEventListener('abort', stop, { once: true });
 
   const progress = (layer: LayerDescriptor) => {
     const emit = opts.onProgress;
@@ -205,6 +211,7 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
     if (cache) warnings.push(...cache.warnings.slice(cacheWarningsBefore));
     return { osHints: merged.osHints, packages, layers: refs, warnings, cacheHits };
   } finally {
+    opts.signal?.removeEventListener('abort', stop);
     if (ownCache) cache?.close();
   }
 }

@@ -150,6 +150,8 @@ class Collector {
   /** true when the entry's content is wanted */
   entry(e: LayerEntry): boolean {
     this.result.entries++;
+    // a directory walk has no chunks to check between: stop at the next entry
+    if (this.opts.signal?.aborted) throw this.opts.signal.reason ?? new Error('aborted');
     if (this.latest.has(e.path)) this.latest.set(e.path, ++this.seq);
     if (e.size > this.opts.maxLayerBytes) {
       throw new MoatError(

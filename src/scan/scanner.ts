@@ -244,6 +244,7 @@ async function inventoryAndMatch(
       noCache: opts.skipLayerCache,
       maxLayerBytes: opts.maxLayerBytes,
       onProgress: opts.onProgress,
+      signal: opts.signal,
     }).catch((e: unknown) => {
       throw namingImage(e, image.name);
     });
