@@ -48,21 +48,23 @@ export function openFilesystem(path: string): Promise<OpenedImage> {
 /** Opens a root filesystem directory. A missing path or a non-directory is a NOT_FOUND input error. */
 export async function openDir(path: string, opts: OpenDirOptions = {}): Promise<OpenedImage> {
   const root = resolve(path);
+  // errors name the input as the user wrote it: dir:PATH for images, PATH for `scan fs`
+  const ref = opts.ref ?? `dir:${path}`;
   let st: Stats;
   try {
     st = await fsp.stat(root);
   } catch (e) {
-    throw new MoatError('NOT_FOUND', `dir:${path}: no such directory (${errorMessage(e)})`, { cause: e });
+    throw new MoatError('NOT_FOUND', `${ref}: no such directory (${errorMessage(e)})`, { cause: e });
   }
-  if (!st.isDirectory()) throw new MoatError('NOT_FOUND', `dir:${path}: not a directory`);
+  if (!st.isDirectory()) throw new MoatError('NOT_FOUND', `${ref}: not a directory`);
   const layer = { index: 0, digest: `dir:${root}`, mediaType: DIR_MEDIA_TYPE };
   return {
     source: 'dir',
-    ref: opts.ref ?? `dir:${path}`,
+    ref,
     name: root,
     layers: [layer],
     openLayer: () =>
-      Promise.reject(new MoatError('USAGE', `dir:${path}: a directory has no layer blobs; use walk()`)),
+      Promise.reject(new MoatError('USAGE', `${ref}: a directory has no layer blobs; use walk()`)),
     walk: (visitor) => walkDir(root, visitor, skipper(root, opts.skipDir)),
     close: async () => {},
   };
