@@ -10,6 +10,8 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsPlugin from 'ajv-formats';
 import { importedCache, moat, moatJson, REPO, requireBuild, type Sandbox, sandbox } from '../helpers/cli.js';
 import { layoutBlob, layoutRef, type TestImages, testImages } from '../helpers/registry.js';
 
@@ -98,6 +100,19 @@ describe('moat scan fs', () => {
       'node_modules/lodash/package.json',
       'package-lock.json',
     ]);
+  });
+
+  it('reports validate against docs/schema/scan-report-1.1.json', async () => {
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    (addFormatsPlugin as unknown as (a: Ajv2020) => void)(ajv);
+    const schema = JSON.parse(readFileSync(join(REPO, 'docs/schema/scan-report-1.1.json'), 'utf8'));
+    const validate = ajv.compile(schema);
+    const reports: [string, unknown][] = [
+      ['scan fs', await moatJson(sb, ['scan', 'fs', project, '--list-packages'])],
+      ['node-app', await moatJson(sb, ['scan', 'image', `oci:${images.oci}:node-app`, '--list-packages'])],
+      ['python', await moatJson(sb, ['scan', 'image', `oci:${images.oci}:python`, '--list-packages'])],
+    ];
+    for (const [what, r] of reports) assert.ok(validate(r), `${what}: ${ajv.errorsText(validate.errors)}`);
   });
 
   it('skips .git and never follows a link out of the tree', async () => {
