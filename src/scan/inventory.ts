@@ -106,7 +106,9 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
   let cacheHits = 0;
   const controller = new AbortController();
   const stop = () =>
-    controller.abort(new MoatError('TIMEOUT', `${image.name}: reading the image took longer than the time limit`));
+    controller.abort(
+      new MoatError('TIMEOUT', `${image.name}: reading the image took longer than the time limit`),
+    );
   if (opts.signal?.aborted) stop();
   opts.signal?.addEventListener('abort', stop, { once: true });
 
