@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import type { Analyzer } from '../../src/analyzers/types.js';
+import { MoatError } from '../../src/errors.js';
 import { openDir, openFilesystem } from '../../src/image/dir.js';
 import type { LayerRef, Package } from '../../src/model/package.js';
 import { collectInventory, type InventoryOptions } from '../../src/scan/inventory.js';
@@ -269,5 +270,16 @@ describe('project directories (openFilesystem)', () => {
     // dir: keeps reading everything, as before
     const all = await collectInventory(await openDir(root), opts());
     assert.equal(all.packages.length, 5);
+  });
+
+  it('stops a walk when the time limit passes (--timeout), naming the directory', async () => {
+    const root = join(tmp, `slow${n++}`);
+    mkdirSync(join(root, 'a'), { recursive: true });
+    writeFileSync(join(root, 'a/test.lock'), 'x=1\n');
+    const signal = AbortSignal.abort();
+    await assert.rejects(
+      collectInventory(await openFilesystem(root), opts({ signal })),
+      (e: unknown) => e instanceof MoatError && e.code === 'TIMEOUT' && e.message.startsWith(`${root}:`),
+    );
   });
 });
