@@ -200,3 +200,11 @@ export function round(v) {
 export function finish(oks) {
   if (process.env.BENCH_STRICT && oks.some((ok) => !ok)) process.exitCode = 1;
 }
+
+/** Runs a shell command line (a baseline such as `cat` or `gzip -dc`); returns wall seconds. */
+export function measureShell(script) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`baseline failed (${r.status}): ${script}`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}

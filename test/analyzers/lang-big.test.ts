@@ -1,13 +1,14 @@
 /**
- * The issue's budget: a node_modules tree of 1,500 packages and a 10 MB package-lock.json analyzed in under
- * 1 s. The inputs are generated in the shape npm writes them; the figures (and their ratio to just reading
- * the same files) are reported as test diagnostics.
+ * Big inputs, read completely and correctly: a node_modules tree of 1,500 packages, a 10 MB
+ * package-lock.json, 10 MB yarn.lock and pnpm-lock.yaml files. Their speed is measured by
+ * bench/lang-analyze.mjs (the issue's budget: under 1 s), not here; timings are only test diagnostics.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { packageName, writeNodeProject } from '../../bench/node-project.mjs';
 import { nodeModules } from '../../src/analyzers/node-modules.js';
 import { npmLock } from '../../src/analyzers/npm-lock.js';
 import { pnpm } from '../../src/analyzers/pnpm.js';
@@ -15,50 +16,7 @@ import type { Analyzer } from '../../src/analyzers/types.js';
 import { yarn } from '../../src/analyzers/yarn.js';
 
 const INTEGRITY = `sha512-${'A'.repeat(86)}==`;
-
-function name(i: number): string {
-  return i % 7 === 0 ? `@scope${i % 13}/pkg-${i}` : `pkg-${i}`;
-}
-
-/** A v3 package-lock.json of about `bytes` bytes: hoisted packages and nested copies. */
-function packageLock(bytes: number): { text: string; count: number } {
-  const parts: string[] = [
-    '{"name":"app","version":"1.0.0","lockfileVersion":3,"requires":true,"packages":{',
-  ];
-  parts.push('"":{"name":"app","version":"1.0.0","dependencies":{"pkg-1":"^1.0.0","pkg-2":"^1.0.0"}}');
-  let size = parts.join('').length;
-  let i = 0;
-  while (size < bytes) {
-    const n = name(i);
-    const path = i % 5 === 0 ? `node_modules/${name(i + 1)}/node_modules/${n}` : `node_modules/${n}`;
-    const entry = `,\n    "${path}": {\n      "version": "${1 + (i % 9)}.${i % 17}.${i % 31}",\n      "resolved": "https://registry.npmjs.org/${n}/-/${n.replace(/^@[^/]+\//, '')}-1.0.0.tgz",\n      "integrity": "${INTEGRITY}",\n      ${i % 3 === 0 ? '"dev": true,\n      ' : ''}"license": "MIT",\n      "dependencies": {\n        "${name(i + 2)}": "^1.0.0",\n        "${name(i + 3)}": "~2.1.0"\n      },\n      "engines": {\n        "node": ">=14"\n      }\n    }`;
-    parts.push(entry);
-    size += entry.length;
-    i++;
-  }
-  parts.push('}}');
-  return { text: parts.join(''), count: i };
-}
-
-function manifest(i: number): string {
-  return JSON.stringify(
-    {
-      name: name(i),
-      version: `1.${i % 10}.${i % 7}`,
-      description: 'A package of the generated tree, shaped like a real manifest',
-      main: 'index.js',
-      license: i % 4 === 0 ? { type: 'MIT', url: 'https://opensource.org/licenses/MIT' } : 'MIT',
-      repository: { type: 'git', url: `git+https://github.com/example/${i}.git` },
-      keywords: ['one', 'two', 'three'],
-      dependencies: { [name(i + 1)]: '^1.0.0', [name(i + 2)]: '^2.0.0' },
-      devDependencies: { mocha: '^10.0.0', eslint: '^8.0.0' },
-      scripts: { test: 'mocha', lint: 'eslint .' },
-      engines: { node: '>=14' },
-    },
-    null,
-    2,
-  );
-}
+const name = packageName;
 
 const dir = mkdtempSync(join(tmpdir(), 'moat-langperf-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,19 +49,12 @@ async function timeAnalyze(analyzer: Analyzer, files: { path: string; abs: strin
   return { read, total, packages, warnings };
 }
 
-describe('language analyzer throughput', () => {
-  it('analyzes node_modules with 1,500 packages and a 10 MB package-lock.json in under 1 s', async (t) => {
-    const manifests: { path: string; abs: string }[] = [];
-    for (let i = 0; i < 1500; i++) {
-      const path = `app/node_modules/${name(i)}/package.json`;
-      const abs = join(dir, path);
-      mkdirSync(dirname(abs), { recursive: true });
-      writeFileSync(abs, manifest(i));
-      manifests.push({ path, abs });
-    }
-    const lock = packageLock(10 * 1024 * 1024);
-    const lockAbs = join(dir, 'app/package-lock.json');
-    writeFileSync(lockAbs, lock.text);
+describe('language analyzers on big inputs', () => {
+  it('analyzes node_modules with 1,500 packages and a 10 MB package-lock.json completely', async (t) => {
+    const project = writeNodeProject(dir, { packages: 1500, lockBytes: 10 * 1024 * 1024 });
+    const manifests = project.manifests;
+    const lock = { text: { length: project.lockBytes }, count: project.lockEntries };
+    const lockAbs = project.lock.abs;
 
     const nm = await timeAnalyze(nodeModules, manifests);
     const pl = await timeAnalyze(npmLock, [{ path: 'app/package-lock.json', abs: lockAbs }]);
@@ -117,10 +68,9 @@ describe('language analyzer throughput', () => {
         `package-lock ${(lock.text.length / 1048576).toFixed(1)} MB, ${pl.packages} packages: ${pl.total.toFixed(1)} ms ` +
         `(reading alone ${pl.read.toFixed(1)} ms); total ${total.toFixed(1)} ms, ${(total / read).toFixed(1)}x reading`,
     );
-    assert.ok(total < 1000, `${total.toFixed(0)} ms`);
   });
 
-  it('reads 10 MB yarn.lock and pnpm-lock.yaml files in linear time', async (t) => {
+  it('reads 10 MB yarn.lock and pnpm-lock.yaml files completely', async (t) => {
     const y: string[] = ['# yarn lockfile v1\n\n'];
     const p: string[] = ["lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n"];
     const snaps: string[] = ['\nsnapshots:\n\n'];
@@ -152,7 +102,5 @@ describe('language analyzer throughput', () => {
       `yarn.lock 10 MB, ${yr.packages} packages: ${yr.total.toFixed(1)} ms; ` +
         `pnpm-lock.yaml 10 MB, ${pr.packages} packages: ${pr.total.toFixed(1)} ms`,
     );
-    // about half a second each on an idle machine; the general YAML parser took 76 s on the pnpm file
-    assert.ok(yr.total < 2000 && pr.total < 2000, `${yr.total.toFixed(0)} / ${pr.total.toFixed(0)} ms`);
   });
 });
