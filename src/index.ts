@@ -10,11 +10,20 @@ export { openImage } from './image/index.js';
 export type { ImageConfig, LayerDescriptor, OpenedImage } from './image/types.js';
 export type * from './model/index.js';
 export { REPORT_SCHEMA_VERSION, SEVERITIES } from './model/index.js';
+export { REPORT_FORMATS, type ReportFormat, renderReport } from './report/index.js';
 export { renderJson } from './report/json.js';
+export { renderJunit } from './report/junit.js';
 export { renderSarif } from './report/sarif.js';
 export { renderScanTable } from './report/table.js';
+export { renderCycloneDx } from './sbom/cyclonedx.js';
+export { type ParsedSbom, readSbomFile } from './sbom/read.js';
+export { type ScanSbomOptions, scanSbom } from './sbom/scan.js';
+export { renderSpdx } from './sbom/spdx.js';
 export { exceedsThreshold, filterFindings } from './scan/filter.js';
+export { type InventoryResult, inventoryFs, inventoryImage } from './scan/inventory-image.js';
+export { formatPurl, type Purl, parsePurl, purlFor } from './scan/purl.js';
 export { type ScanFsOptions, type ScanImageOptions, scanFs, scanImage } from './scan/scanner.js';
+export { applySuppressions, loadSuppressions } from './suppress/index.js';
 export { MOAT_VERSION } from './util/version.js';
 export {
   compareVersions,
