@@ -237,7 +237,8 @@ class Collector {
   warn(code: string, message: string, file?: string): void {
     const subject = file ? `${this.layer.digest}:${file}` : this.layer.digest;
     this.result.warnings.push({ code, message: `layer ${this.layer.digest}: ${message}`, subject });
-    log.warn({ layer: this.layer.digest, file, reason: message }, 'layer file skipped');
+    // returned as data (the CLI prints the result's warnings); the log line only helps --debug
+    log.debug({ layer: this.layer.digest, file, reason: message }, 'layer file skipped');
   }
 
   /** runs the planned analyzers on a complete file; `spoolPath` is removed afterwards */
