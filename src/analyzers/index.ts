@@ -8,6 +8,7 @@ import { gemfileLock } from './gemfile-lock.js';
 import { gemspec } from './gemspec.js';
 import { goBinary } from './go-binary.js';
 import { gomod } from './gomod.js';
+import { gosum } from './gosum.js';
 import { javaArchive } from './java-archive.js';
 import { nodeModules } from './node-modules.js';
 import { npmLock } from './npm-lock.js';
@@ -44,6 +45,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   composer,
   composerInstalled,
   gomod,
+  gosum,
   goBinary,
   rustBinary,
   javaArchive,

@@ -31,7 +31,12 @@ export function dedupeKey(p: Package): string {
 export function dedupePackages(packages: readonly Package[]): Package[] {
   const groups = new Map<string, Package[]>();
   const order: (Package | string)[] = [];
+  // a go.sum names every version the resolver looked at; beside a go.mod, the go.mod says what is used
+  const goModDirs = new Set(
+    packages.filter((p) => p.type === 'go' && isGoMod(p.path)).map((p) => dirOf(p.path)),
+  );
   for (const p of packages) {
+    if (p.extra?.goSum === true && goModDirs.has(dirOf(p.path))) continue;
     if (isOsPackageType(p.type)) {
       order.push(p);
       continue;
@@ -72,4 +77,13 @@ function merge(group: Package[]): Package {
     if (out.purl === undefined && p.purl !== undefined) out.purl = p.purl;
   }
   return out;
+}
+
+function isGoMod(path: string): boolean {
+  return path === 'go.mod' || path.endsWith('/go.mod');
+}
+
+function dirOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
 }

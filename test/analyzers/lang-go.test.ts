@@ -13,8 +13,11 @@ import {
   readGoBuildInfo,
 } from '../../src/analyzers/go-binary.js';
 import { gomod, parseGoMod } from '../../src/analyzers/gomod.js';
+import { gosum, parseGoSum } from '../../src/analyzers/gosum.js';
 import { bufferAccess } from '../../src/analyzers/lang/zip.js';
 import { rustBinary } from '../../src/analyzers/rust-binary.js';
+import type { Package } from '../../src/model/package.js';
+import { dedupePackages } from '../../src/scan/dedupe.js';
 import {
   expectedVersioned,
   ids,
@@ -452,5 +455,60 @@ describe('Go version and module info text', () => {
       { path: 'b', version: 'v2' },
     ]);
     assert.deepEqual(mi.settings, { CGO_ENABLED: '0' });
+  });
+});
+
+describe('gosum analyzer over the trivy go.sum fixtures', () => {
+  const cases = langCases('gosum');
+  it('has fixtures', () => assert.ok(cases.length >= 3));
+  for (const c of cases) {
+    it(c.case, async () => {
+      const abs = join(c.dir, c.input);
+      for (const mode of ['data', 'spool'] as const) {
+        const res = await runLang(gosum, 'src/app/go.sum', abs, mode);
+        assert.ok(res.wanted);
+        assert.deepEqual(res.warnings, []);
+        assert.deepEqual(ids(res.packages), ids(expectedVersioned(c)));
+        assert.ok(res.packages.every((p) => p.extra?.goSum === true && p.foundBy === 'lockfile'));
+      }
+    });
+  }
+
+  it('keeps the highest version of each module and reports malformed lines', () => {
+    const warnings: string[] = [];
+    const m = parseGoSum(
+      'a.io/x v1.2.0 h1:abc=\na.io/x v1.10.0/go.mod h1:def=\nb.io/y v0.1.0-20200101000000-abcdefabcdef h1:x=\nnot a line\n',
+      (w) => warnings.push(w),
+    );
+    assert.deepEqual(
+      [...m],
+      [
+        ['a.io/x', 'v1.10.0'],
+        ['b.io/y', 'v0.1.0-20200101000000-abcdefabcdef'],
+      ],
+    );
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /line 4/);
+  });
+
+  it('a go.sum beside a go.mod gives way to it; a go.sum alone is kept', () => {
+    const pkg = (path: string, name: string, goSum: boolean): Package => ({
+      type: 'go',
+      name,
+      version: 'v1.0.0',
+      path,
+      foundBy: 'lockfile',
+      ...(goSum ? { extra: { goSum: true } } : {}),
+    });
+    const out = dedupePackages([
+      pkg('app/go.mod', 'used.io/a', false),
+      pkg('app/go.sum', 'used.io/a', true),
+      pkg('app/go.sum', 'looked-at.io/b', true),
+      pkg('lib/go.sum', 'only-sum.io/c', true),
+    ]);
+    assert.deepEqual(
+      out.map((p) => `${p.path} ${p.name}`),
+      ['app/go.mod used.io/a', 'lib/go.sum only-sum.io/c'],
+    );
   });
 });
