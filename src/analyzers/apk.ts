@@ -1,6 +1,7 @@
 import type { Package } from '../model/package.js';
 import { readAll, splitLines } from './input.js';
 import type { Analyzer, OwnedFiles } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const INSTALLED = 'lib/apk/db/installed';
@@ -176,7 +177,7 @@ function ownedFiles(records: ApkRecord[]): OwnedFiles[] {
 /** Alpine (and Wolfi/Chainguard) packages from `lib/apk/db/installed`, with the files each one owns. */
 export const apk = {
   name: 'apk',
-  version: 2,
+  version: ANALYZER_VERSIONS['apk'],
   maxSize: 256 * MiB,
   wants: (path: string) => path === INSTALLED,
   analyze(file, ctx) {

@@ -9,6 +9,7 @@ import type { Package } from '../model/package.js';
 import { readAll } from './input.js';
 import { parseToml, type TomlTable } from './lang/toml.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 
 const MiB = 1024 * 1024;
 /** crates in `~/.cargo/registry` or git checkouts ship their own (development) lockfiles */
@@ -99,7 +100,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** Crates locked by Cargo. */
 export const cargoLock = {
   name: 'cargo-lock',
-  version: 1,
+  version: ANALYZER_VERSIONS['cargo-lock'],
   maxSize: 64 * MiB,
   wants: (path: string) => (path === 'Cargo.lock' || path.endsWith('/Cargo.lock')) && !CARGO_HOME.test(path),
   analyze,

@@ -2,6 +2,7 @@ import { composerEntry } from './composer.js';
 import { PackageSet } from './lang/packages.js';
 import { isObject, parseJson, readText } from './lang/text.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { type BoundedWarn, boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -42,7 +43,7 @@ export function parseComposerInstalled(text: string, path: string, warn: Bounded
 /** Packages Composer installed into a vendor directory. */
 export const composerInstalled = {
   name: 'composer-installed',
-  version: 1,
+  version: ANALYZER_VERSIONS['composer-installed'],
   maxSize: 128 * MiB,
   wants: (path: string) =>
     path.endsWith('composer/installed.json') &&

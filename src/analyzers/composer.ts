@@ -1,6 +1,7 @@
 import { type LangEntry, PackageSet } from './lang/packages.js';
 import { basename, isObject, type JsonObject, parseJson, readText, str, underDir } from './lang/text.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { type BoundedWarn, boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -65,7 +66,7 @@ export function parseComposerLock(text: string, path: string, warn: BoundedWarn)
 /** Composer's lockfile of a project (not the ones shipped by packages under vendor/). */
 export const composer = {
   name: 'composer',
-  version: 1,
+  version: ANALYZER_VERSIONS['composer'],
   maxSize: 128 * MiB,
   wants: (path: string) =>
     path.endsWith('composer.lock') && basename(path) === 'composer.lock' && !underDir(path, 'vendor'),

@@ -10,6 +10,7 @@
 import type { Package } from '../model/package.js';
 import { isObject, type JsonObject, parseJson, readText } from './lang/text.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -82,7 +83,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** NuGet packages (and projects) of a built .NET app, from its deps.json. */
 export const dotnetDeps = {
   name: 'dotnet-deps',
-  version: 1,
+  version: ANALYZER_VERSIONS['dotnet-deps'],
   maxSize: 64 * MiB,
   wants: (path: string) => path.endsWith('.deps.json'),
   analyze,

@@ -1,6 +1,7 @@
 import type { Package } from '../model/package.js';
 import { readAll, splitLines } from './input.js';
 import type { Analyzer, OwnedFiles } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const STATUS = 'var/lib/dpkg/status';
@@ -274,7 +275,7 @@ function isStatusDFile(path: string): boolean {
  */
 export const dpkg = {
   name: 'dpkg',
-  version: 2,
+  version: ANALYZER_VERSIONS['dpkg'],
   maxSize: 256 * MiB,
   wants: (path: string) => path === STATUS || isStatusDFile(path) || isFileList(path),
   analyze(file, ctx) {

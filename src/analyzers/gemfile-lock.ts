@@ -6,6 +6,7 @@
 import type { Package } from '../model/package.js';
 import { readAll, splitLines } from './input.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -101,7 +102,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** Gems locked by Bundler. */
 export const gemfileLock = {
   name: 'gemfile-lock',
-  version: 1,
+  version: ANALYZER_VERSIONS['gemfile-lock'],
   maxSize: 64 * MiB,
   wants,
   analyze,

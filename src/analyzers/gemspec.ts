@@ -8,6 +8,7 @@
 import type { Package } from '../model/package.js';
 import { readAll, splitLines } from './input.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 
 const MiB = 1024 * 1024;
 const WANTED = /(?:^|\/)specifications\/(?:default\/)?[^/]+\.gemspec$/;
@@ -118,7 +119,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** Installed gems from RubyGems' specifications directory. */
 export const gemspec = {
   name: 'gemspec',
-  version: 1,
+  version: ANALYZER_VERSIONS['gemspec'],
   maxSize: 4 * MiB,
   wants: (path: string) => WANTED.test(path),
   analyze,

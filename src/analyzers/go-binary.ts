@@ -17,6 +17,7 @@ import {
 } from './bin/exe.js';
 import { openRandomAccess, type RandomAccess } from './input.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -247,7 +248,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** Go modules and the Go standard library of Go executables (ELF, PE, Mach-O). */
 export const goBinary = {
   name: 'go-binary',
-  version: 1,
+  version: ANALYZER_VERSIONS['go-binary'],
   maxSize: MAX_SIZE,
   wants,
   analyze,

@@ -13,6 +13,7 @@
 import { PackageSet } from './lang/packages.js';
 import { basename, readText } from './lang/text.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -157,7 +158,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** Go modules required by go.mod files. */
 export const gomod = {
   name: 'gomod',
-  version: 1,
+  version: ANALYZER_VERSIONS['gomod'],
   maxSize: 16 * MiB,
   wants: (path: string) => basename(path) === 'go.mod' && !MODULE_CACHE.test(path),
   analyze,

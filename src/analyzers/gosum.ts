@@ -10,6 +10,7 @@ import { go as goScheme } from '../versioning/go.js';
 import { PackageSet } from './lang/packages.js';
 import { basename, readText } from './lang/text.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -48,7 +49,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 
 export const gosum = {
   name: 'gosum',
-  version: 1,
+  version: ANALYZER_VERSIONS['gosum'],
   maxSize: 64 * MiB,
   wants: (path: string) => basename(path) === 'go.sum' && !MODULE_CACHE.test(path),
   analyze,

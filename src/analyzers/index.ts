@@ -23,6 +23,7 @@ import { pipRequirements } from './requirements.js';
 import { rpm } from './rpm.js';
 import { rustBinary } from './rust-binary.js';
 import type { Analyzer } from './types.js';
+import { analyzerKey as versionsKey } from './versions.js';
 import { yarn } from './yarn.js';
 
 export type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput, OsHint } from './types.js';
@@ -58,12 +59,9 @@ export const ANALYZERS: readonly Analyzer[] = [
 ];
 
 /**
- * A stable string naming the analyzers and their versions, part of the layer cache key: bumping an
- * analyzer's version (or adding/removing one) invalidates layer results cached with the old set.
+ * The cache-key string of a set of analyzers (see versions.ts); for the registered set it equals
+ * `analyzerKey()` of versions.ts, which needs no analyzer loaded.
  */
 export function analyzerKey(analyzers: readonly Analyzer[] = ANALYZERS): string {
-  return analyzers
-    .map((a) => `${a.name}@${a.version}`)
-    .sort()
-    .join(',');
+  return versionsKey(Object.fromEntries(analyzers.map((a) => [a.name, a.version])));
 }

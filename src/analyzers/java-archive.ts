@@ -26,6 +26,7 @@ import {
   ZipError,
 } from './lang/zip.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const KiB = 1024;
@@ -355,7 +356,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** Maven artifacts in jar, war, ear, jpi and hpi files. */
 export const javaArchive = {
   name: 'java-archive',
-  version: 1,
+  version: ANALYZER_VERSIONS['java-archive'],
   maxSize: 1024 * MiB,
   wants: (path: string) => ARCHIVE_RE.test(path),
   analyze,

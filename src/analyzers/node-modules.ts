@@ -2,6 +2,7 @@ import type { Package } from '../model/package.js';
 import { npmLicense } from './lang/npm.js';
 import { isObject, parseJson, readText, str } from './lang/text.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 
 const MiB = 1024 * 1024;
 
@@ -44,7 +45,7 @@ export function parseInstalledManifest(text: string, path: string): Package | st
 /** npm packages installed in `node_modules` folders, read from each package's own package.json. */
 export const nodeModules = {
   name: 'node-modules',
-  version: 1,
+  version: ANALYZER_VERSIONS['node-modules'],
   maxSize: 16 * MiB,
   wants: isInstalledManifest,
   analyze(file, ctx) {

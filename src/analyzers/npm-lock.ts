@@ -2,6 +2,7 @@ import { nameFromNodeModulesPath, npmLicense, splitAt } from './lang/npm.js';
 import { type LangEntry, PackageSet } from './lang/packages.js';
 import { basename, isObject, type JsonObject, parseJson, readText, str, underDir } from './lang/text.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { type BoundedWarn, boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -180,7 +181,7 @@ function parseV1(deps: JsonObject, set: PackageSet, warn: BoundedWarn): void {
 /** npm lockfiles: `package-lock.json` and `npm-shrinkwrap.json` of a project (not those shipped in node_modules). */
 export const npmLock = {
   name: 'npm-lock',
-  version: 1,
+  version: ANALYZER_VERSIONS['npm-lock'],
   maxSize: 128 * MiB,
   wants(path: string) {
     if (!path.endsWith('package-lock.json') && !path.endsWith('npm-shrinkwrap.json')) return false;

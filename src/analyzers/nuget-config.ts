@@ -7,6 +7,7 @@
 import { PackageSet } from './lang/packages.js';
 import { basename, readText } from './lang/text.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -59,7 +60,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** NuGet packages listed in `packages.config`. */
 export const nugetConfig = {
   name: 'nuget-config',
-  version: 1,
+  version: ANALYZER_VERSIONS['nuget-config'],
   maxSize: 16 * MiB,
   wants: (path: string) => basename(path) === 'packages.config',
   analyze,

@@ -7,6 +7,7 @@
 import { PackageSet } from './lang/packages.js';
 import { basename, isObject, parseJson, readText } from './lang/text.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -44,7 +45,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** NuGet packages locked by `packages.lock.json`. */
 export const nugetLock = {
   name: 'nuget-lock',
-  version: 1,
+  version: ANALYZER_VERSIONS['nuget-lock'],
   maxSize: 64 * MiB,
   wants: (path: string) => basename(path) === 'packages.lock.json',
   analyze,

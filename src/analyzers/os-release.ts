@@ -1,5 +1,6 @@
 import { readAll, splitLines } from './input.js';
 import type { Analyzer, OsHint } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 
 /**
  * Hint priorities (lower wins, see OsHint): os-release files first; then release files that name one
@@ -157,7 +158,7 @@ export function osHintOf(path: string, text: string): OsHint | undefined {
 /** OS identity from os-release and the distributions' release files; the scan keeps the best hint. */
 export const osRelease = {
   name: 'os-release',
-  version: 1,
+  version: ANALYZER_VERSIONS['os-release'],
   maxSize: 64 * 1024,
   wants: (path: string) => Object.hasOwn(FILES, path),
   analyze(file, ctx) {

@@ -1,6 +1,7 @@
 import { PackageSet } from './lang/packages.js';
 import { basename, isObject, parseJson, readText } from './lang/text.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { type BoundedWarn, boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -50,7 +51,7 @@ export function parsePipfileLock(text: string, path: string, warn: BoundedWarn):
 /** Pipenv's lockfile. */
 export const pipenv = {
   name: 'pipenv',
-  version: 1,
+  version: ANALYZER_VERSIONS['pipenv'],
   maxSize: 128 * MiB,
   wants: (path: string) => path.endsWith('Pipfile.lock') && basename(path) === 'Pipfile.lock',
   analyze(file, ctx) {

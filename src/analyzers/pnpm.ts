@@ -3,6 +3,7 @@ import { type LangEntry, PackageSet } from './lang/packages.js';
 import { basename, oneLine, readText, underDir } from './lang/text.js';
 import { parseYamlLite, YamlLiteUnsupported, type YamlMap, type YamlValue } from './lang/yaml-lite.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { type BoundedWarn, boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -236,7 +237,7 @@ function reachable(roots: string[], nodes: YamlMap, lockVersion: number, stop?: 
 /** pnpm-lock.yaml, lockfile versions 5.x, 6.x and 9.x. */
 export const pnpm = {
   name: 'pnpm',
-  version: 1,
+  version: ANALYZER_VERSIONS['pnpm'],
   maxSize: 128 * MiB,
   wants: (path: string) =>
     path.endsWith('pnpm-lock.yaml') && basename(path) === 'pnpm-lock.yaml' && !underDir(path, 'node_modules'),

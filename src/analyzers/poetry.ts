@@ -2,6 +2,7 @@ import { type LangEntry, PackageSet } from './lang/packages.js';
 import { basename, readText } from './lang/text.js';
 import { parseToml, TomlError, type TomlTable, type TomlValue } from './lang/toml.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { type BoundedWarn, boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -48,7 +49,7 @@ export function parsePoetryLock(text: string, path: string, warn: BoundedWarn): 
 /** Poetry's lockfile. */
 export const poetry = {
   name: 'poetry',
-  version: 1,
+  version: ANALYZER_VERSIONS['poetry'],
   maxSize: 128 * MiB,
   wants: (path: string) => path.endsWith('poetry.lock') && basename(path) === 'poetry.lock',
   analyze(file, ctx) {

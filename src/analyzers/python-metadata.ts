@@ -1,6 +1,7 @@
 import type { Package } from '../model/package.js';
 import { readText } from './lang/text.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 
 const MiB = 1024 * 1024;
 
@@ -86,7 +87,7 @@ export function parseCoreMetadata(text: string, path: string): Package | string 
  */
 export const pythonMetadata = {
   name: 'python-metadata',
-  version: 1,
+  version: ANALYZER_VERSIONS['python-metadata'],
   maxSize: 32 * MiB,
   wants: (path: string) =>
     path.endsWith('.dist-info/METADATA') ||

@@ -3,6 +3,7 @@ import { PackageSet } from './lang/packages.js';
 import { isValidPypiName } from './lang/python-names.js';
 import { basename, readText, underDir } from './lang/text.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 
 const MiB = 1024 * 1024;
 /** a requirement line longer than this is not something pip users write; not worth a regex */
@@ -132,7 +133,7 @@ function pinnedVersion(clauses: string[], useMin: boolean): string | undefined {
  */
 export const pipRequirements = {
   name: 'pip-requirements',
-  version: 1,
+  version: ANALYZER_VERSIONS['pip-requirements'],
   maxSize: 16 * MiB,
   wants(path: string) {
     if (!path.endsWith('.txt')) return false;

@@ -6,6 +6,7 @@ import { parseRpmHeader, parseSourceRpm, type RpmHeaderInfo, rpmHeaderFiles } fr
 import { isNdb, readNdb } from './rpm/ndb.js';
 import { isSqlite, readSqliteBlobs } from './rpm/sqlite.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput, OwnedFiles } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { boundedWarn } from './warn.js';
 
 const GiB = 1024 * 1024 * 1024;
@@ -125,7 +126,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
  */
 export const rpm = {
   name: 'rpm',
-  version: 2,
+  version: ANALYZER_VERSIONS['rpm'],
   maxSize: 2 * GiB,
   wants,
   analyze,

@@ -10,6 +10,7 @@ import type { Package } from '../model/package.js';
 import { ExeError, exeFormat, findSection, openExecutable } from './bin/exe.js';
 import { openRandomAccess } from './input.js';
 import type { AnalysisOutput, Analyzer, AnalyzerContext, FileInput } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -99,7 +100,7 @@ function analyze(file: FileInput, ctx: AnalyzerContext): AnalysisOutput {
 /** Crates of Rust executables built with cargo-auditable. */
 export const rustBinary = {
   name: 'rust-binary',
-  version: 1,
+  version: ANALYZER_VERSIONS['rust-binary'],
   maxSize: MAX_SIZE,
   wants,
   analyze,

@@ -3,6 +3,7 @@ import { splitAt } from './lang/npm.js';
 import { PackageSet } from './lang/packages.js';
 import { basename, readText, underDir } from './lang/text.js';
 import type { Analyzer } from './types.js';
+import { ANALYZER_VERSIONS } from './versions.js';
 import { type BoundedWarn, boundedWarn } from './warn.js';
 
 const MiB = 1024 * 1024;
@@ -206,7 +207,7 @@ function skipped(e: YarnEntry, protocol: string): void {
 /** yarn.lock of a project, classic (v1) or berry (v2+). */
 export const yarn = {
   name: 'yarn',
-  version: 1,
+  version: ANALYZER_VERSIONS['yarn'],
   maxSize: 128 * MiB,
   wants: (path: string) =>
     path.endsWith('yarn.lock') && basename(path) === 'yarn.lock' && !underDir(path, 'node_modules'),

@@ -1,9 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { MoatError } from '../errors.js';
 import type { ProgressFn } from '../model/progress.js';
-import { openDir } from './dir.js';
-import { openDockerArchive } from './docker-archive.js';
-import { openOciLayout } from './oci-layout.js';
 import type { OpenedImage } from './types.js';
 
 export { DEFAULT_PLATFORM } from './manifest.js';
@@ -34,9 +31,12 @@ export interface OpenImageOptions {
  *   [docker://]host[:port]/repo[:tag|@digest], or a Docker Hub name, from a registry
  */
 export async function openImage(ref: string, opts: OpenImageOptions = {}): Promise<OpenedImage> {
-  if (ref.startsWith('oci:')) return openOciLayout(ref.slice(4), ref, opts);
-  if (ref.startsWith('docker-archive:')) return openDockerArchive(ref.slice(15), ref, opts);
-  if (ref.startsWith('dir:')) return openDir(ref.slice(4), { ref });
+  // each source is loaded on demand: a run needs one of them, and start-up time matters for rescans
+  if (ref.startsWith('oci:')) return (await import('./oci-layout.js')).openOciLayout(ref.slice(4), ref, opts);
+  if (ref.startsWith('docker-archive:')) {
+    return (await import('./docker-archive.js')).openDockerArchive(ref.slice(15), ref, opts);
+  }
+  if (ref.startsWith('dir:')) return (await import('./dir.js')).openDir(ref.slice(4), { ref });
   const registryRef = ref.startsWith('docker://') ? ref.slice(9) : ref;
   try {
     // loaded on demand: the HTTP stack is the heaviest module and local sources never need it

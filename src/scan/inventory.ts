@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { analyzerKey } from '../analyzers/index.js';
 import type { Analyzer, OsHint } from '../analyzers/types.js';
+import { analyzerKey } from '../analyzers/versions.js';
 import { MoatError } from '../errors.js';
 import type { LayerDescriptor, LayerVisitor, OpenedImage } from '../image/types.js';
 import type { LayerRef, Package } from '../model/package.js';
@@ -35,7 +35,11 @@ import { markOsManaged } from './os-managed.js';
 export const DEFAULT_LAYER_CONCURRENCY = 3;
 
 export interface InventoryOptions {
-  analyzers: readonly Analyzer[];
+  /**
+   * the analyzers, or a function loading them: loaded only when a layer is not in the cache (a warm rescan
+   * then never parses the analyzers' code); with a loader, give `analyzerKey` too
+   */
+  analyzers: readonly Analyzer[] | (() => Promise<readonly Analyzer[]>);
   /** moat's cache dir: the layer cache and spool files live here */
   cacheDir: string;
   /** neither read nor write the layer cache */
@@ -94,9 +98,14 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
   // a shared cache carries earlier scans' warnings; an own one reports everything, open included
   const cacheWarningsBefore = opts.cache ? opts.cache.warnings.length : 0;
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const keyBase = `${opts.analyzerKey ?? analyzerKey(opts.analyzers)}|f${LAYER_FORMAT}|m${maxFileBytes}`;
-  const base: Omit<AnalyzeOptions, 'onBytes' | 'signal'> = {
-    analyzers: opts.analyzers,
+  let loaded = typeof opts.analyzers === 'function' ? undefined : opts.analyzers;
+  const analyzers = async (): Promise<readonly Analyzer[]> => {
+    if (!loaded) loaded = await (opts.analyzers as () => Promise<readonly Analyzer[]>)();
+    return loaded;
+  };
+  if (!opts.analyzerKey && !loaded) throw new Error('collectInventory: an analyzer loader needs analyzerKey');
+  const keyBase = `${opts.analyzerKey ?? analyzerKey(Object.fromEntries((loaded ?? []).map((a) => [a.name, a.version])))}|f${LAYER_FORMAT}|m${maxFileBytes}`;
+  const base: Omit<AnalyzeOptions, 'onBytes' | 'signal' | 'analyzers'> = {
     tmpDir: join(opts.cacheDir, 'tmp'),
     maxLayerBytes: opts.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES,
     maxFileBytes,
@@ -141,7 +150,7 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
       p.finish();
       return hit;
     }
-    const o: AnalyzeOptions = { ...base, signal: controller.signal };
+    const o: AnalyzeOptions = { ...base, analyzers: await analyzers(), signal: controller.signal };
     if (p.onBytes) o.onBytes = p.onBytes;
     let result: LayerAnalysis;
     if (isDir) {
@@ -166,7 +175,7 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
       cacheHits++;
       return hit;
     }
-    const o: AnalyzeOptions = { ...base, signal: controller.signal };
+    const o: AnalyzeOptions = { ...base, analyzers: await analyzers(), signal: controller.signal };
     const source = isDir ? { walk: walkOf(image) } : { blob: await image.openLayer(layer) };
     const r = await readAliases(source, layer, requests, o);
     cache?.put(key, r);
@@ -189,7 +198,7 @@ export async function collectInventory(image: OpenedImage, opts: InventoryOption
       .digest('hex')}|${keyBase}`;
     let aliasLayers = cache?.get<[number, AliasRequest[]][]>(planKey);
     if (!Array.isArray(aliasLayers)) {
-      aliasLayers = [...planAliasReads(fs, opts.analyzers).entries()].sort((a, b) => a[0] - b[0]);
+      aliasLayers = [...planAliasReads(fs, await analyzers()).entries()].sort((a, b) => a[0] - b[0]);
       cache?.put(planKey, aliasLayers);
     }
     const aliasOutputs = new Map<number, FileResult[]>();

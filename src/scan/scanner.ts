@@ -1,10 +1,7 @@
 import { type Stats, statSync } from 'node:fs';
-import { ANALYZERS, analyzerKey } from '../analyzers/index.js';
-import { isMoatError, MoatError } from '../errors.js';
-import { openFilesystem } from '../image/dir.js';
+import { analyzerKey } from '../analyzers/versions.js';
 import { openImage } from '../image/index.js';
-import type { OpenedImage } from '../image/types.js';
-import type { Finding } from '../model/finding.js';
+import type { Finding, SuppressedFinding } from '../model/finding.js';
 import { isOsPackageType } from '../model/package.js';
 import type { ProgressFn } from '../model/progress.js';
 import {
@@ -15,15 +12,11 @@ import {
   type ScanWarning,
 } from '../model/result.js';
 import type { Severity } from '../model/severity.js';
-import { loadSuppressions, purlIndex, type RuleSet, suppress } from '../suppress/index.js';
+import type { RuleSet } from '../suppress/index.js';
 import { defaultCacheDir, defaultDbPath } from '../util/dirs.js';
 import { MOAT_VERSION } from '../util/version.js';
-import { matchPackages } from '../vulndb/matcher.js';
-import { openVulnDb } from '../vulndb/store.js';
 import { filterFindings, sortFindings, summarize } from './filter.js';
-import { collectInventory } from './inventory.js';
 import { resolveOs } from './os.js';
-import { assignPurls } from './purl.js';
 import { type CachedScan, readResult, resultKey, writeResult } from './result-cache.js';
 
 export interface ScanImageOptions {
@@ -83,7 +76,7 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
   const now = opts.now ?? new Date();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const dbPath = opts.dbPath ?? defaultDbPath(cacheDir);
-  const dbFile = checkDb(dbPath);
+  const dbFile = await checkDb(dbPath);
   const rules = await loadRules(opts, now);
   const image = await openImage(ref, {
     platform: opts.platform,
@@ -98,12 +91,13 @@ export async function scanImage(ref: string, opts: ScanImageOptions = {}): Promi
   let scan: Omit<CachedScan, 'format'>;
   try {
     // besides the image and the database, the analyzers and the matching options decide the result
-    const matchKey = `${analyzerKey(ANALYZERS)}|osManagedLang=${opts.osManagedLang === true}`;
+    const matchKey = `${analyzerKey()}|osManagedLang=${opts.osManagedLang === true}`;
     const key = opts.skipLayerCache || !dbFile ? undefined : resultKey(image, matchKey, MOAT_VERSION, dbFile);
     const cached = key ? readResult(cacheDir, key) : undefined;
     if (cached) {
       scan = cached;
     } else {
+      const { inventoryAndMatch } = await import('./compute.js');
       scan = await inventoryAndMatch(image, dbPath, cacheDir, opts);
       if (key) writeResult(cacheDir, key, scan);
     }
@@ -134,11 +128,13 @@ export async function scanFs(path: string, opts: ScanFsOptions = {}): Promise<Sc
   const now = opts.now ?? new Date();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const dbPath = opts.dbPath ?? defaultDbPath(cacheDir);
-  checkDb(dbPath);
+  await checkDb(dbPath);
   const rules = await loadRules(opts, now);
+  const { openFilesystem } = await import('../image/dir.js');
   const dir = await openFilesystem(path);
   let scan: Omit<CachedScan, 'format'>;
   try {
+    const { inventoryAndMatch } = await import('./compute.js');
     scan = await inventoryAndMatch(dir, dbPath, cacheDir, opts);
   } finally {
     await dir.close();
@@ -151,27 +147,31 @@ export async function scanFs(path: string, opts: ScanFsOptions = {}): Promise<Sc
 }
 
 /** Fails before any download when the database is missing (DB_MISSING); its identity keys the result cache. */
-function checkDb(dbPath: string): Stats | undefined {
+async function checkDb(dbPath: string): Promise<Stats | undefined> {
   const dbFile = statSync(dbPath, { throwIfNoEntry: false });
-  if (!dbFile) openVulnDb(dbPath, { readonly: true }).close(); // throws the DB_MISSING error
+  if (!dbFile) {
+    const { openVulnDb } = await import('../vulndb/store.js');
+    openVulnDb(dbPath, { readonly: true }).close(); // throws the DB_MISSING error
+  }
   return dbFile;
 }
 
 /** A broken ignore file or VEX document fails the scan before any download. */
 async function loadRules(opts: ScanFsOptions, now: Date): Promise<RuleSet | undefined> {
   if (!opts.ignoreFile && !opts.vex?.length) return undefined;
+  const { loadSuppressions } = await import('../suppress/index.js');
   return loadSuppressions({ ignoreFile: opts.ignoreFile, vex: opts.vex, now });
 }
 
 /** The report from an inventory and its matches: OS status, data age, suppressions, filters, summary. */
-function report(
+async function report(
   target: ScanTarget,
   scan: Omit<CachedScan, 'format'>,
   dbPath: string,
   rules: RuleSet | undefined,
   opts: ScanFsOptions,
   now: Date,
-): ScanResult {
+): Promise<ScanResult> {
   const warnings: ScanWarning[] = [...scan.warnings];
   const os = resolveOs(scan.osHints, now);
   // a project directory, or a scratch image holding one Go binary, has no OS and needs none
@@ -199,11 +199,19 @@ function report(
   }
   // suppression comes after matching and before the filters: a suppressed finding is neither reported
   // nor counted for --fail-on, and is listed with the rule that suppressed it
-  const sup = suppress(scan.findings, rules, {
-    os,
-    targetDigest: target.digest,
-    purlOf: purlIndex(scan.packages),
-  });
+  let sup: { kept: Finding[]; suppressed: SuppressedFinding[]; warnings: ScanWarning[] } = {
+    kept: scan.findings,
+    suppressed: [],
+    warnings: [],
+  };
+  if (rules) {
+    const { suppress, purlIndex } = await import('../suppress/index.js');
+    sup = suppress(scan.findings, rules, {
+      os,
+      targetDigest: target.digest,
+      purlOf: purlIndex(scan.packages),
+    });
+  }
   warnings.push(...sup.warnings);
   const { kept, dropped } = filterFindings(sup.kept, {
     severity: opts.severity,
@@ -224,56 +232,6 @@ function report(
     suppressed: rules ? sup.suppressed : undefined,
     warnings,
   };
-}
-
-/**
- * The expensive part of a scan: packages from the layers (each with its purl, which depends on the OS),
- * matched against the database.
- */
-async function inventoryAndMatch(
-  image: OpenedImage,
-  dbPath: string,
-  cacheDir: string,
-  opts: ScanImageOptions,
-): Promise<Omit<CachedScan, 'format'>> {
-  const db = openVulnDb(dbPath, { readonly: true });
-  try {
-    const inventory = await collectInventory(image, {
-      analyzers: ANALYZERS,
-      cacheDir,
-      noCache: opts.skipLayerCache,
-      maxLayerBytes: opts.maxLayerBytes,
-      onProgress: opts.onProgress,
-      signal: opts.signal,
-    }).catch((e: unknown) => {
-      throw namingImage(e, image.name);
-    });
-    // the OS decides the ecosystem; its end-of-life status is recomputed at each scan from the hints
-    const os = resolveOs(inventory.osHints);
-    const packages = assignPurls(inventory.packages, os);
-    const findings: Finding[] = matchPackages(db, {
-      os,
-      packages,
-      osManagedLang: opts.osManagedLang === true,
-    });
-    return {
-      layers: inventory.layers,
-      osHints: inventory.osHints,
-      packages,
-      findings,
-      warnings: inventory.warnings,
-      dbUpdatedAt: db.updatedAt(),
-      dbSchemaVersion: db.schemaVersion,
-    };
-  } finally {
-    db.close();
-  }
-}
-
-/** Layer errors name only the layer: the user's one line must also say which image it belongs to. */
-function namingImage(e: unknown, name: string): unknown {
-  if (!isMoatError(e) || e.message.includes(name)) return e;
-  return new MoatError(e.code, `${name}: ${e.message}`, { cause: e.cause ?? e });
 }
 
 export function describeDb(

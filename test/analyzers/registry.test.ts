@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ANALYZERS, analyzerKey } from '../../src/analyzers/index.js';
 import type { Analyzer } from '../../src/analyzers/types.js';
+import { ANALYZER_VERSIONS, analyzerKey as versionsKey } from '../../src/analyzers/versions.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'analyzers');
 
@@ -21,6 +22,19 @@ function isAnalyzer(v: unknown): v is Analyzer {
 }
 
 describe('analyzer registry', () => {
+  it('the version table lists exactly the registered analyzers, with their versions', () => {
+    assert.deepEqual(
+      Object.fromEntries(ANALYZERS.map((a) => [a.name, a.version])),
+      Object.fromEntries(Object.entries(ANALYZER_VERSIONS)),
+    );
+    assert.equal(analyzerKey(), versionsKey(), 'cache keys computed without the analyzers match');
+    assert.notEqual(
+      versionsKey({ ...ANALYZER_VERSIONS, dpkg: 99 }),
+      versionsKey(),
+      'a bumped version changes the key',
+    );
+  });
+
   it('registers every analyzer exported from src/analyzers/*.ts', async () => {
     const files = readdirSync(DIR).filter((f) => f.endsWith('.ts') && f !== 'index.ts');
     let found = 0;
