@@ -209,6 +209,70 @@ export const OPTIONS = {
     kind: 'boolean',
     description: 'list suppressed findings, with the rule that suppressed them, in the table',
   },
+  checks: {
+    name: 'checks',
+    arg: '<id,...>',
+    kind: 'list',
+    description: 'run only these checks (ids or globs such as pss.baseline.*, defender.*, cis.5.1.*)',
+  },
+  pss: {
+    name: 'pss',
+    arg: '<level[@version]>',
+    kind: 'string',
+    description:
+      'run only the Pod Security Standards at this level (baseline, restricted) and version (v1.N, default the newest)',
+  },
+  'policy-config': {
+    name: 'policy-config',
+    arg: '<file>',
+    kind: 'string',
+    description:
+      'policy settings (YAML: checks.<id or glob>.effect/params, exemptions, policies) (default: ./moat-policy.yaml when present)',
+  },
+  exemptions: {
+    name: 'exemptions',
+    arg: '<file>',
+    kind: 'string',
+    description:
+      'exemptions (YAML list: check, resource selector, reason, expires) (default: ./.moat-exemptions.yaml when present)',
+  },
+  policy: {
+    name: 'policy',
+    arg: '<file|dir>',
+    kind: 'list',
+    repeatable: true,
+    description:
+      'ValidatingAdmissionPolicy, binding and param manifests to evaluate as custom checks (repeatable)',
+  },
+  'show-exempted': {
+    name: 'show-exempted',
+    kind: 'boolean',
+    description: 'list exempted violations, with the exemption that matched, in the table',
+  },
+  kubeconfig: {
+    name: 'kubeconfig',
+    arg: '<file>',
+    kind: 'string',
+    description: 'kubeconfig for a live cluster (default: $KUBECONFIG, then ~/.kube/config)',
+  },
+  context: {
+    name: 'context',
+    arg: '<name>',
+    kind: 'string',
+    description: 'kubeconfig context (default: the current context)',
+  },
+  cluster: {
+    name: 'cluster',
+    kind: 'boolean',
+    description: 'assess the live cluster of the kubeconfig (the default when no manifests are given)',
+  },
+  'page-size': {
+    name: 'page-size',
+    arg: '<n>',
+    kind: 'number',
+    default: 500,
+    description: 'objects per list request when reading a cluster',
+  },
 } as const satisfies Record<string, OptionDef>;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -50,6 +50,8 @@ export interface Assessment {
   exempted: PolicyResult[];
   /** checks that ran */
   checks: ActiveCheck[];
+  /** per check id: resources it evaluated (namespace exclusions applied), the denominator of the secure score */
+  applicable: Record<string, number>;
   /** objects evaluated by at least one check, per kind */
   evaluated: Record<string, number>;
   /** objects no check applies to, per kind (counted and skipped) */
@@ -124,6 +126,7 @@ export class PolicyEngine {
       results: [],
       exempted: [],
       checks: this.active,
+      applicable: {},
       evaluated: {},
       skipped: {},
       expiredExemptions: this.expiredExemptions(),
@@ -142,6 +145,7 @@ export class PolicyEngine {
       for (const a of list) this.runObjectCheck(a, object, source, inventory, undefined, out);
     }
     for (const a of this.clusterChecks) {
+      out.applicable[a.check.id] = a.check.kinds.reduce((n, k) => n + inventory.byKind(k).length, 0);
       const ctx: CheckContext = { params: a.params, pssVersion: this.pssVersion, inventory };
       let violations: Violation[];
       try {
@@ -169,6 +173,7 @@ export class PolicyEngine {
       results: [],
       exempted: [],
       checks: this.active,
+      applicable: {},
       evaluated: {},
       skipped: {},
       expiredExemptions: [],
@@ -193,6 +198,7 @@ export class PolicyEngine {
     out: Assessment,
   ): void {
     if (namespaceExcluded(a.params, object)) return;
+    out.applicable[a.check.id] = (out.applicable[a.check.id] ?? 0) + 1;
     const ctx: CheckContext = { params: a.params, pssVersion: this.pssVersion, inventory, admission };
     let violations: Violation[];
     try {

@@ -1,0 +1,205 @@
+import { isAbsolute, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Severity } from '../model/severity.js';
+import type { ResourceRef } from '../policy/types.js';
+import type { PostureReport, Recommendation } from '../posture/report.js';
+import { textTable } from './text-table.js';
+
+/**
+ * Renderers for `moat posture`: the table groups by recommendation (check) with its affected resources,
+ * JSON is the report as is (docs/schema/posture-report-1.0.json), SARIF has one rule per check and one
+ * result per affected resource, located at the manifest document (file and line) when there is one.
+ */
+export const POSTURE_FORMATS = ['table', 'json', 'sarif'] as const;
+export type PostureFormat = (typeof POSTURE_FORMATS)[number];
+
+export function renderPosture(
+  r: PostureReport,
+  format: PostureFormat,
+  opts: { width?: number; showExempted?: boolean } = {},
+): string {
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(r, null, 2)}\n`;
+    case 'sarif':
+      return renderPostureSarif(r);
+    default:
+      return renderPostureTable(r, opts);
+  }
+}
+
+export function resourceName(r: ResourceRef): string {
+  const parts = [
+    r.cluster ? `${r.cluster}:` : '',
+    r.namespace ? `${r.namespace}/` : '',
+    `${r.kind}/${r.name}`,
+  ];
+  return parts.join('') + (r.container ? ` [${r.container}]` : '');
+}
+
+function where(r: ResourceRef): string {
+  if (!r.source?.file) return '';
+  return `${r.source.file}${r.source.line ? `:${r.source.line}` : ''}`;
+}
+
+export function renderPostureTable(
+  r: PostureReport,
+  opts: { width?: number; showExempted?: boolean } = {},
+): string {
+  const out: string[] = [];
+  const s = r.summary;
+  const target =
+    r.target.type === 'cluster'
+      ? `cluster ${r.target.cluster ?? r.target.inputs.join(', ')}`
+      : r.target.inputs.join(', ');
+  out.push(`Posture of ${target}: ${s.objects} objects, ${s.checks} checks`);
+  out.push(`Secure score: ${r.score.value} / ${r.score.max}`);
+  const sev = (['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as Severity[])
+    .map((k) => `${k} ${s.bySeverity[k]}`)
+    .join(', ');
+  out.push(
+    `Recommendations: ${s.recommendations} (${sev})${s.exempted ? `; ${s.exempted} exempted violations` : ''}`,
+  );
+  out.push('');
+  if (r.recommendations.length === 0)
+    out.push('No recommendations: every evaluated resource passes every check.\n');
+  for (const rec of r.recommendations) out.push(recommendationBlock(rec, opts.width ?? 0));
+  if (opts.showExempted && r.exempted.length) {
+    out.push('Exempted:');
+    out.push(
+      textTable(
+        [
+          { header: 'CHECK' },
+          { header: 'RESOURCE', flexible: true },
+          { header: 'REASON' },
+          { header: 'EXPIRES' },
+        ],
+        r.exempted.map((e) => [
+          e.checkId,
+          resourceName(e.resource),
+          e.exemption.reason,
+          e.exemption.expires ?? '',
+        ]),
+        opts.width ?? 0,
+      ),
+    );
+  }
+  const skipped = Object.entries(s.skipped);
+  if (skipped.length)
+    out.push(`Skipped (no check applies): ${skipped.map(([k, n]) => `${k || '<no kind>'} ${n}`).join(', ')}`);
+  for (const e of r.errors) out.push(`error: ${e.source}${e.line ? `:${e.line}` : ''}: ${e.message}`);
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  return `${out.join('\n').trimEnd()}\n`;
+}
+
+function recommendationBlock(rec: Recommendation, width: number): string {
+  const head = `[${rec.severity}] ${rec.id}: ${rec.title} (${rec.unhealthy} of ${rec.applicable} resources, effect ${rec.effect})`;
+  const rows = rec.affected.map((a) => [resourceName(a.resource), a.message, where(a.resource)]);
+  const hasWhere = rows.some((x) => x[2]);
+  const cols = [
+    { header: 'RESOURCE' },
+    { header: 'FINDING', flexible: true },
+    ...(hasWhere ? [{ header: 'SOURCE' }] : []),
+  ];
+  const table = textTable(cols, hasWhere ? rows : rows.map((x) => x.slice(0, 2)), width);
+  return `${head}\n${table}Remediation: ${rec.remediation}\n`;
+}
+
+const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
+  CRITICAL: 'error',
+  HIGH: 'error',
+  MEDIUM: 'warning',
+  LOW: 'note',
+  UNKNOWN: 'note',
+};
+
+const BAND_SCORE: Record<Severity, number> = {
+  CRITICAL: 9.5,
+  HIGH: 8.0,
+  MEDIUM: 5.5,
+  LOW: 2.0,
+  UNKNOWN: 0.0,
+};
+
+function fileUri(file: string): string {
+  if (file === '-' || file === '<stdin>') return 'stdin';
+  if (!isAbsolute(file)) return file.split('\\').join('/');
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel)
+    ? rel.split('\\').join('/')
+    : pathToFileURL(file).href;
+}
+
+export function renderPostureSarif(r: PostureReport): string {
+  const rules: object[] = [];
+  const index = new Map<string, number>();
+  const results: object[] = [];
+  const add = (
+    rec: Pick<Recommendation, 'id' | 'title' | 'description' | 'remediation' | 'severity' | 'category'>,
+  ) => {
+    if (index.has(rec.id)) return index.get(rec.id) as number;
+    index.set(rec.id, rules.length);
+    rules.push({
+      id: rec.id,
+      name: rec.id.replace(/[^A-Za-z0-9]+/g, '_'),
+      shortDescription: { text: rec.title },
+      fullDescription: { text: rec.description || rec.title },
+      help: { text: rec.remediation, markdown: `**Remediation**: ${rec.remediation}` },
+      defaultConfiguration: { level: LEVEL[rec.severity] },
+      properties: {
+        'security-severity': BAND_SCORE[rec.severity].toFixed(1),
+        tags: ['security', 'kubernetes', rec.category],
+      },
+    });
+    return rules.length - 1;
+  };
+  for (const rec of r.recommendations) {
+    const ruleIndex = add(rec);
+    for (const a of rec.affected) {
+      results.push({
+        ruleId: rec.id,
+        ruleIndex,
+        level: LEVEL[rec.severity],
+        message: { text: `${resourceName(a.resource)}: ${a.message}. ${rec.remediation}` },
+        locations: [location(a.resource, a.path)],
+        partialFingerprints: { 'moat/v1': `${rec.id}|${resourceName(a.resource)}|${a.path ?? ''}` },
+      });
+    }
+  }
+  const sarif = {
+    $schema: 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'moat',
+            version: r.tool.version,
+            rules,
+          },
+        },
+        results,
+        properties: { secureScore: r.score.value },
+      },
+    ],
+  };
+  return `${JSON.stringify(sarif, null, 2)}\n`;
+}
+
+function location(res: ResourceRef, path?: string): object {
+  const logical = [
+    {
+      name: res.name,
+      kind: 'resource',
+      fullyQualifiedName: `${resourceName(res)}${path ? `#${path}` : ''}`,
+    },
+  ];
+  if (!res.source?.file) return { logicalLocations: logical };
+  return {
+    physicalLocation: {
+      artifactLocation: { uri: fileUri(res.source.file) },
+      ...(res.source.line ? { region: { startLine: res.source.line } } : {}),
+    },
+    logicalLocations: logical,
+  };
+}
