@@ -113,7 +113,10 @@ export class PolicyEngine {
   /** Kinds some active check evaluates. */
   kinds(): Set<string> {
     const s = new Set(this.byKind.keys());
-    for (const a of this.clusterChecks) for (const k of a.check.kinds) s.add(k);
+    for (const a of this.clusterChecks) {
+      for (const k of a.check.kinds) s.add(k);
+      if (a.check.scope === 'cluster') for (const k of a.check.reads ?? []) s.add(k);
+    }
     return s;
   }
 
@@ -132,7 +135,12 @@ export class PolicyEngine {
       expiredExemptions: this.expiredExemptions(),
       errors: [],
     };
-    const clusterKinds = new Set(this.clusterChecks.flatMap((a) => a.check.kinds));
+    const clusterKinds = new Set(
+      this.clusterChecks.flatMap((a) => [
+        ...a.check.kinds,
+        ...(a.check.scope === 'cluster' ? (a.check.reads ?? []) : []),
+      ]),
+    );
     for (const { object, source } of objects) {
       const kind = object.kind ?? '';
       const list = this.byKind.get(kind);

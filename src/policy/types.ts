@@ -141,6 +141,8 @@ export interface ObjectCheck extends CheckBase {
  */
 export interface ClusterCheck extends CheckBase {
   scope: 'cluster';
+  /** other kinds it reads from the inventory (e.g. NetworkPolicy for "namespaces without one") */
+  reads?: readonly string[];
   evaluateCluster(ctx: CheckContext): Violation[];
 }
 

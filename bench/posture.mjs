@@ -1,0 +1,75 @@
+// Posture end to end (issue 4): `moat posture DIR` over 20,000 objects (bench/k8s-objects.mjs: mostly
+// Deployments, with their Services, ServiceAccounts, ConfigMaps and RBAC), the whole default catalogue,
+// JSON report to /dev/null. Goal: under 2 s, parsing included. Baseline in the same run: a node process
+// that only reads and parses the same files with js-yaml (what any tool has to pay), so the ratio says
+// what the engine adds on top of parsing.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeK8sObjects } from './k8s-objects.mjs';
+import {
+  alternate,
+  finish,
+  MOAT,
+  measure,
+  median,
+  ms,
+  ROOT,
+  removeDir,
+  report,
+  runs,
+  tempDir,
+} from './lib.mjs';
+
+const GOAL_MS = 2000;
+const OBJECTS = 20_000;
+
+export async function posture({ n = runs(5) } = {}) {
+  const dir = tempDir('moat-bench-posture-');
+  try {
+    const manifests = join(dir, 'manifests');
+    const { counts } = writeK8sObjects(manifests, OBJECTS);
+    const parseOnly = join(dir, 'parse-only.mjs');
+    // resolve js-yaml from the project, as moat does
+    writeFileSync(
+      parseOnly,
+      `import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+const yaml = createRequire(${JSON.stringify(join(ROOT, 'package.json'))})('js-yaml');
+let n = 0;
+for (const f of readdirSync(${JSON.stringify(manifests)})) n += yaml.loadAll(readFileSync(${JSON.stringify(manifests)} + '/' + f, 'utf8')).length;
+if (n !== ${OBJECTS}) throw new Error('parsed ' + n);
+`,
+    );
+    const t = alternate(n, {
+      parse: () => measure(process.execPath, [parseOnly]).wall,
+      moat: () =>
+        measure(process.execPath, [MOAT, 'posture', '-q', '--format', 'json', '-o', '/dev/null', manifests], {
+          cwd: dir,
+        }).wall,
+    });
+    const moatMs = ms(median(t.moat));
+    const parseMs = ms(median(t.parse));
+    const ok = report(
+      `posture (${OBJECTS.toLocaleString('en')} objects: ${Object.entries(counts)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')})`,
+      {
+        moat_ms: moatMs,
+        objects_per_s: OBJECTS / (moatMs / 1000),
+        parse_only_ms: parseMs,
+        ratio: moatMs / parseMs,
+        runs: n,
+      },
+      {
+        text: `end to end < ${GOAL_MS} ms`,
+        check: () => moatMs < GOAL_MS,
+        headline: `${Math.round(moatMs)} ms (${Math.round(OBJECTS / (moatMs / 1000))} objects/s, ${(moatMs / parseMs).toFixed(2)}x parsing)`,
+      },
+    );
+    return ok;
+  } finally {
+    removeDir(dir);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) finish([await posture()]);
