@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import Ajv2020 from 'ajv/dist/2020.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import ajvDraft04 from 'ajv-draft-04';
 import addFormatsPlugin from 'ajv-formats';
 import { PolicyEngine } from '../../src/policy/engine.js';
@@ -157,8 +157,7 @@ describe('posture report', () => {
   });
 
   test('JSON validates against docs/schema/posture-report-1.0.json', () => {
-    const Ajv = (Ajv2020 as unknown as { default: typeof Ajv2020 }).default ?? Ajv2020;
-    const ajv = new Ajv({ allErrors: true, strict: false });
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
     (addFormatsPlugin as unknown as (a: unknown) => void)(ajv);
     const validate = ajv.compile(
       JSON.parse(readFileSync(new URL('../../docs/schema/posture-report-1.0.json', import.meta.url), 'utf8')),
@@ -182,9 +181,11 @@ describe('posture report', () => {
         readFileSync(new URL('../fixtures/report/sarif-schema-2.1.0.json', import.meta.url), 'utf8'),
       ),
     );
-    const sarif = JSON.parse(renderPosture(report(), 'sarif'));
+    const sarif = JSON.parse(renderPosture(report(), 'sarif')) as {
+      runs: Array<{ results: unknown[]; tool: { driver: { rules: Array<{ id: string }> } } }>;
+    };
     assert.ok(validate(sarif), ajv.errorsText(validate.errors));
-    const results = sarif.runs[0].results as Array<{
+    const results = sarif.runs[0]?.results as Array<{
       ruleId: string;
       locations: Array<{
         physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } };
@@ -195,7 +196,7 @@ describe('posture report', () => {
     assert.equal(first?.locations[0]?.physicalLocation.artifactLocation.uri, 'deploy/all.yaml');
     assert.equal(first?.locations[0]?.physicalLocation.region.startLine, 1);
     assert.deepEqual(
-      sarif.runs[0].tool.driver.rules.map((x: { id: string }) => x.id),
+      sarif.runs[0]?.tool.driver.rules.map((x) => x.id),
       ['custom.privileged', 'custom.limits'],
     );
   });
