@@ -273,6 +273,102 @@ export const OPTIONS = {
     default: 500,
     description: 'objects per list request when reading a cluster',
   },
+  // moat admission serve / install (docs/admission.md)
+  namespace: {
+    name: 'namespace',
+    short: 'n',
+    arg: '<name>',
+    kind: 'string',
+    description: 'namespace the admission webhook runs in (default: moat-system)',
+  },
+  'service-account': {
+    name: 'service-account',
+    arg: '<name>',
+    kind: 'string',
+    default: 'moat-admission',
+    description: "the webhook's own service account, whose requests are never examined",
+  },
+  'exclude-namespaces': {
+    name: 'exclude-namespaces',
+    arg: '<list>',
+    kind: 'list',
+    default: ['kube-system'],
+    description: 'namespaces whose requests the webhook allows unexamined (its own namespace always is)',
+  },
+  'bypass-users': {
+    name: 'bypass-users',
+    arg: '<list>',
+    kind: 'list',
+    description: 'user names whose requests the webhook allows unexamined',
+  },
+  'bypass-groups': {
+    name: 'bypass-groups',
+    arg: '<list>',
+    kind: 'list',
+    description: 'groups whose members’ requests the webhook allows unexamined',
+  },
+  port: {
+    name: 'port',
+    arg: '<port>',
+    kind: 'number',
+    default: 8443,
+    description: 'HTTPS port of the admission webhook',
+  },
+  'tls-cert': {
+    name: 'tls-cert',
+    arg: '<file>',
+    kind: 'string',
+    description: 'PEM server certificate of the webhook (reloaded when the file changes)',
+  },
+  'tls-key': {
+    name: 'tls-key',
+    arg: '<file>',
+    kind: 'string',
+    description: 'PEM private key of the webhook certificate',
+  },
+  'audit-log': {
+    name: 'audit-log',
+    arg: '<file>',
+    kind: 'string',
+    default: '-',
+    description:
+      'where the webhook appends one JSON line per request with violations (- for stdout, "" for none)',
+  },
+  'max-body-size': {
+    name: 'max-body-size',
+    arg: '<bytes>',
+    kind: 'bytes',
+    default: '3MiB',
+    description: 'largest AdmissionReview accepted (larger: HTTP 413)',
+  },
+  'drain-delay': {
+    name: 'drain-delay',
+    arg: '<duration>',
+    kind: 'duration',
+    default: '0s',
+    description: 'after SIGTERM, keep answering this long (readiness failing) before closing',
+  },
+  image: {
+    name: 'image',
+    arg: '<ref>',
+    kind: 'string',
+    description: 'moat image the webhook Deployment runs; pin it by digest (REF@sha256:...)',
+  },
+  'failure-policy': {
+    name: 'failure-policy',
+    arg: '<policy>',
+    kind: 'string',
+    choices: ['Ignore', 'Fail'],
+    default: 'Ignore',
+    description: 'what the API server does when the webhook cannot answer: Ignore (allow) or Fail (reject)',
+  },
+  'webhook-timeout': {
+    name: 'webhook-timeout',
+    arg: '<duration>',
+    kind: 'duration',
+    default: '5s',
+    description: "how long the API server waits for the webhook's answer (1s to 30s)",
+  },
 } as const satisfies Record<string, OptionDef>;
 
 export type OptionName = keyof typeof OPTIONS;
