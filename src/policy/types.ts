@@ -71,6 +71,10 @@ export interface Violation {
   path?: string;
   /** for cluster-scope checks: the object the violation is about (defaults to the evaluated object) */
   resource?: K8sObject;
+  /** custom policies: audit annotations the policy produced (`<policy>/<key>` -> value) */
+  auditAnnotations?: Record<string, string>;
+  /** custom policies: the validation's reason (Unauthorized, Forbidden, Invalid, RequestEntityTooLarge) */
+  reason?: string;
 }
 
 export type ParamType = 'string' | 'boolean' | 'number' | 'string-list' | 'number-list' | 'object';
