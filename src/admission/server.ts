@@ -38,6 +38,8 @@ export interface AdmissionServerOptions extends ReviewerOptions {
   keepAliveTimeoutMs?: number;
   /** files given in `tls`: check them this often and load a changed pair (default 30 s; 0 = never) */
   tlsReloadMs?: number;
+  /** connections beyond this are refused (default 1,000; the API server keeps a handful per replica) */
+  maxConnections?: number;
   /** on close(): keep answering (while /readyz fails) for this long so endpoints drop the pod first (default 0) */
   drainDelayMs?: number;
   /** on close(): in-flight requests get this long to finish before their connections are cut (default 10 s) */
@@ -234,6 +236,7 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
       }
     },
   );
+  server.maxConnections = opts.maxConnections ?? 1000;
   // a client that misbehaves at the TLS or HTTP layer costs only its own connection
   server.on('tlsClientError', (e, socket) => {
     log.debug({ reason: e.message, remote: socket.remoteAddress }, 'TLS handshake failed');

@@ -126,6 +126,39 @@ describe('webhook certificates', () => {
     assert.equal(r.authorized, true, r.error);
   });
 
+  const go = spawnSync('go', ['version']).status === 0;
+  test("Go's crypto/x509 (the API server's client) verifies it for the Service name", {
+    skip: !go && 'go not installed',
+  }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moat-certs-go-'));
+    try {
+      writeFileSync(join(dir, 'ca.pem'), certs.ca.cert);
+      writeFileSync(join(dir, 'leaf.pem'), certs.server.cert);
+      const verify = (name: string) =>
+        spawnSync(
+          'go',
+          [
+            'run',
+            join(import.meta.dirname, 'x509-verify.go'),
+            join(dir, 'ca.pem'),
+            join(dir, 'leaf.pem'),
+            name,
+          ],
+          {
+            encoding: 'utf8',
+          },
+        );
+      const ok = verify('moat-admission.moat-system.svc');
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+      assert.equal(ok.stdout.trim(), 'ok');
+      const wrong = verify('moat-admission.other.svc');
+      assert.equal(wrong.status, 1);
+      assert.match(wrong.stdout, /certificate is valid for .*moat-admission\.moat-system\.svc/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   const openssl = spawnSync('openssl', ['version']).status === 0;
   test('openssl verifies the chain for TLS server use', { skip: !openssl && 'openssl not installed' }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'moat-certs-'));

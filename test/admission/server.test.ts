@@ -580,6 +580,32 @@ describe('server lifecycle', () => {
     }
   });
 
+  test('connections beyond maxConnections are refused, the others keep working', async () => {
+    const h = await startHarness({ engine: new PolicyEngine({}, CHECKS), maxConnections: 2 });
+    const c = testCertificates();
+    const open = () =>
+      new Promise<{ ok: boolean; sock: ReturnType<typeof connect> }>((resolve) => {
+        const sock = connect(
+          { host: '127.0.0.1', port: h.server.port, ca: c.ca.cert, servername: SERVER_NAME },
+          () => resolve({ ok: true, sock }),
+        );
+        sock.on('error', () => resolve({ ok: false, sock }));
+        sock.on('close', () => resolve({ ok: false, sock }));
+      });
+    try {
+      const a = await open();
+      const b = await open();
+      const third = await open();
+      assert.deepEqual([a.ok, b.ok, third.ok], [true, true, false]);
+      a.sock.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await h.review({ object: pod([CLEAN]) })).response?.allowed, true);
+      b.sock.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+
   test('a port in use or unreadable TLS files fail the start with one line', async () => {
     await assert.rejects(
       startAdmissionServer({
