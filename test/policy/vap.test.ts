@@ -206,8 +206,7 @@ describe('ValidatingAdmissionPolicy: validationActions and audit-only policies',
 
 describe('ValidatingAdmissionPolicy: load errors are data, naming the policy and the field', () => {
   const { checks, errors } = compile('compile-errors.yaml');
-  const find = (policy: string, field: string) =>
-    errors.find((e) => e.policy === policy && e.field === field);
+  const find = (policy: string, field: string) => errors.find((e) => e.policy === policy && e.path === field);
 
   it('reports syntax errors with the compiler message and position', () => {
     const e = find('broken-syntax', 'spec.validations[1].expression');
@@ -238,7 +237,7 @@ describe('ValidatingAdmissionPolicy: load errors are data, naming the policy and
 
   it('reports bindings to missing policies, invalid actions and policies without bindings', () => {
     const orphan = errors.find((e) => e.binding === 'orphan');
-    assert.equal(orphan?.field, 'spec.policyName');
+    assert.equal(orphan?.path, 'spec.policyName');
     assert.match(orphan?.message ?? '', /no-such-policy/);
     assert.match(errors.find((e) => e.binding === 'deny-and-warn')?.message ?? '', /Deny and Warn/);
     assert.match(find('unbound', 'metadata.name')?.message ?? '', /not evaluated/);

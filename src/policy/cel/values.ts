@@ -13,8 +13,8 @@ const cache = new WeakMap<object, CelValue>();
 
 /**
  * A CEL view of a JSON value. Objects are converted once and cached (by identity) so that several
- * policies evaluating the same object share one conversion. Maps are null-prototype objects, so a
- * `__proto__` key is a plain key.
+ * policies evaluating the same object share one conversion (so an object must not be changed after it
+ * was first evaluated). Maps are null-prototype objects, so a `__proto__` key is a plain key.
  */
 export function toCel(value: unknown): CelValue {
   if (value === null || value === undefined) return null;

@@ -43,7 +43,7 @@ export interface PolicyLoadError {
   policy: string;
   binding?: string;
   /** path of the offending field, e.g. `spec.validations[1].expression` */
-  field: string;
+  path: string;
   /** one line: the compiler's message or the problem */
   message: string;
   /** the compiler's message with the expression excerpt and a caret under the error */
@@ -137,6 +137,11 @@ interface CompiledPolicy {
   match: MatchResources;
   matchConditions: Array<{ name: string; expr: Compiled }>;
   variables: Array<{ name: string; expr: Compiled }>;
+  /** the class of this policy's `variables` value */
+  Scope: ScopeClass;
+  /** whether any expression reads `request` / `namespaceObject` (built per evaluation only then) */
+  usesRequest: boolean;
+  usesNamespaceObject: boolean;
   validations: CompiledValidation[];
   auditAnnotations: Array<{ key: string; expr: Compiled }>;
   severity: Severity;
@@ -185,7 +190,7 @@ export function compileValidatingAdmissionPolicies(
     if (policies.has(name) || failed.has(name)) {
       loader.error(VAP_KIND, o, {
         policy: name,
-        field: 'metadata.name',
+        path: 'metadata.name',
         message: `duplicate policy name ${JSON.stringify(name)}`,
       });
       continue;
@@ -213,7 +218,7 @@ export function compileValidatingAdmissionPolicies(
       loader.error(VAP_BINDING_KIND, o, {
         policy: policyName,
         binding: bindingName,
-        field: 'spec.policyName',
+        path: 'spec.policyName',
         message: policyName
           ? `no ValidatingAdmissionPolicy named ${JSON.stringify(policyName)}`
           : 'spec.policyName is required',
@@ -226,7 +231,7 @@ export function compileValidatingAdmissionPolicies(
     if (!bound.has(p.name)) {
       loader.error(VAP_KIND, p.object, {
         policy: p.name,
-        field: 'metadata.name',
+        path: 'metadata.name',
         message: 'no ValidatingAdmissionPolicyBinding names this policy, so it is not evaluated',
       });
     }
@@ -243,7 +248,7 @@ export function compileValidatingAdmissionPolicies(
       loader.error(VAP_BINDING_KIND, b.object, {
         policy: b.policy.name,
         binding: check.bindingName,
-        field: 'metadata.name',
+        path: 'metadata.name',
         message: `duplicate binding: check id ${check.id} is taken`,
       });
       continue;
@@ -267,7 +272,7 @@ function compilePolicy(o: K8sObject, loader: Loader): CompiledPolicy | undefined
   let ok = true;
   const fail = (field: string, message: string, detail?: string) => {
     ok = false;
-    loader.error(VAP_KIND, o, { policy: name, field, message, ...(detail ? { detail } : {}) });
+    loader.error(VAP_KIND, o, { policy: name, path: field, message, ...(detail ? { detail } : {}) });
   };
   if (!name) fail('metadata.name', 'a policy needs a name');
   const spec = isObject(o.spec) ? o.spec : {};
@@ -341,8 +346,12 @@ function compilePolicy(o: K8sObject, loader: Loader): CompiledPolicy | undefined
   list('variables').forEach((v, i) => {
     const vv = isObject(v) ? v : {};
     const n = str(vv.name) ?? '';
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n))
-      fail(`spec.variables[${i}].name`, `variable name ${JSON.stringify(n)} is not a CEL identifier`);
+    // `constructor` would shadow how cel-js recognises the variables object
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n) || n === 'constructor')
+      fail(
+        `spec.variables[${i}].name`,
+        `variable name ${JSON.stringify(n)} must be a CEL identifier other than constructor`,
+      );
     else if (declared.has(n))
       fail(`spec.variables[${i}].name`, `duplicate variable name ${JSON.stringify(n)}`);
     const field = `spec.variables[${i}].expression`;
@@ -431,6 +440,12 @@ function compilePolicy(o: K8sObject, loader: Loader): CompiledPolicy | undefined
       );
   }
   if (!ok || !match) return undefined;
+  const programs = [
+    ...matchConditions.map((m) => m.expr),
+    ...variables.map((v) => v.expr),
+    ...validations.flatMap((v) => (v.messageExpr ? [v.expr, v.messageExpr] : [v.expr])),
+    ...auditAnnotations.map((a) => a.expr),
+  ];
   return {
     name,
     object: o,
@@ -439,11 +454,22 @@ function compilePolicy(o: K8sObject, loader: Loader): CompiledPolicy | undefined
     match,
     matchConditions,
     variables,
+    Scope: variableScope(full, variables),
+    usesRequest: programs.some((c) => readsIdentifier(c.program, 'request')),
+    usesNamespaceObject: programs.some((c) => readsIdentifier(c.program, 'namespaceObject')),
     validations,
     auditAnnotations,
     severity,
     params: [],
   };
+}
+
+function readsIdentifier(program: CelProgram, name: string): boolean {
+  let found = false;
+  visitAst(program.ast, (n) => {
+    if (n.op === 'id' && n.args === name) found = true;
+  });
+  return found;
 }
 
 /** Names used as `variables.<name>` in a program that are not in `declared`. */
@@ -520,7 +546,7 @@ function compileBinding(
   let ok = true;
   const fail = (field: string, message: string) => {
     ok = false;
-    loader.error(VAP_BINDING_KIND, o, { policy: policy.name, binding: bindingName, field, message });
+    loader.error(VAP_BINDING_KIND, o, { policy: policy.name, binding: bindingName, path: field, message });
   };
   if (!bindingName) fail('metadata.name', 'a binding needs a name');
   const spec = isObject(o.spec) ? o.spec : {};
@@ -630,7 +656,11 @@ class BindingEvaluator {
     const subject = operation === 'DELETE' ? (oldObject ?? object) : object;
     const res = resourceOf(subject.kind ?? '', subject.apiVersion);
     const namespace = res.namespaced ? (subject.metadata?.namespace ?? 'default') : '';
-    const nsObject = res.namespaced ? namespaceObject(namespace, ctx) : null;
+    const needsNamespace =
+      this.policy.usesNamespaceObject ||
+      !!this.policy.match.namespaceSelector ||
+      !!this.bindingMatch.namespaceSelector;
+    const nsObject = res.namespaced && needsNamespace ? namespaceObject(namespace, ctx) : null;
     const facts = {
       object: subject,
       oldObject,
@@ -654,29 +684,7 @@ class BindingEvaluator {
       }
     }
 
-    const { group, version } = groupVersion(subject.apiVersion);
-    const gvk = { group, version, kind: subject.kind ?? '' };
-    const gvr = { group: res.group, version, resource: res.resource };
-    const request = toCel({
-      uid: '',
-      kind: gvk,
-      resource: gvr,
-      subResource: '',
-      requestKind: gvk,
-      requestResource: gvr,
-      requestSubResource: '',
-      name: subject.metadata?.name ?? '',
-      namespace,
-      operation,
-      userInfo: {
-        username: ctx.admission?.userInfo?.username ?? '',
-        uid: '',
-        groups: ctx.admission?.userInfo?.groups ?? [],
-        extra: {},
-      },
-      dryRun: false,
-    }) as Record<string, unknown>;
-    request.options = null;
+    const request = this.policy.usesRequest ? requestOf(subject, res, namespace, operation, ctx) : null;
     const base = {
       object: operation === 'DELETE' ? null : toCel(object),
       oldObject: oldObject ? toCel(oldObject) : null,
@@ -708,7 +716,8 @@ class BindingEvaluator {
       this.failure(conditionError, out);
       return;
     }
-    const full = { ...vars, variables: lazyVariables(p.variables, vars) };
+    const full: Activation = { ...vars, variables: null };
+    full.variables = new p.Scope(full);
     for (const v of p.validations) {
       const r = run(v.expr, full);
       if (!r.ok) {
@@ -784,40 +793,89 @@ class BindingEvaluator {
   }
 }
 
+type Activation = Record<string, unknown>;
+type ScopeClass = new (activation: Activation) => object;
+
+let scopeSeq = 0;
+
 /**
- * `variables`: each is evaluated on first use and cached for this evaluation; an error is cached too and
- * raised wherever the variable is used (so `||` can still absorb it, as in Kubernetes).
+ * `variables` for one policy: a class whose prototype has one getter per variable, each evaluated on
+ * first use and cached for the evaluation; an error is cached too and raised wherever the variable is
+ * used (so `||` can still absorb it, as in Kubernetes). A registered CEL type, so that cel-js reads its
+ * fields through the getters; one allocation per evaluation instead of a property definition per
+ * variable.
  */
-function lazyVariables(
-  list: CompiledPolicy['variables'],
-  vars: Record<string, unknown>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = Object.create(null);
-  if (list.length === 0) return out;
-  const full = { ...vars, variables: out };
-  for (const v of list) {
-    let state: 'new' | 'busy' | 'done' = 'new';
-    let value: unknown;
-    let error: unknown;
-    Object.defineProperty(out, v.name, {
-      enumerable: true,
-      get() {
-        if (state === 'busy') throw new Error(`variable ${v.name} refers to itself`);
-        if (state === 'new') {
-          state = 'busy';
-          try {
-            value = v.expr.program.evaluate(full);
-          } catch (e) {
-            error = e;
-          }
-          state = 'done';
+function variableScope(env: Environment, list: CompiledPolicy['variables']): ScopeClass {
+  const NEW = 0;
+  const BUSY = 1;
+  const DONE = 2;
+  class Scope {
+    readonly #activation: Activation;
+    readonly #state = new Uint8Array(list.length);
+    readonly #values = new Array<unknown>(list.length);
+    readonly #errors = new Array<unknown>(list.length);
+    constructor(activation: Activation) {
+      this.#activation = activation;
+    }
+    static resolve(scope: Scope, i: number): unknown {
+      const state = scope.#state[i];
+      if (state === BUSY) throw new Error(`variable ${list[i]?.name} refers to itself`);
+      if (state === NEW) {
+        scope.#state[i] = BUSY;
+        try {
+          scope.#values[i] = list[i]?.expr.program.evaluate(scope.#activation);
+        } catch (e) {
+          scope.#errors[i] = e;
         }
-        if (error !== undefined) throw error;
-        return value;
+        scope.#state[i] = DONE;
+      }
+      if (scope.#errors[i] !== undefined) throw scope.#errors[i];
+      return scope.#values[i];
+    }
+  }
+  list.forEach((v, i) => {
+    Object.defineProperty(Scope.prototype, v.name, {
+      get(this: Scope) {
+        return Scope.resolve(this, i);
       },
     });
-  }
-  return out;
+  });
+  env.registerType(`moat.policy.Variables${++scopeSeq}`, Scope);
+  return Scope;
+}
+
+/** The `request` variable: the AdmissionRequest the API server would send (posture: a CREATE). */
+function requestOf(
+  subject: K8sObject,
+  res: { group: string; resource: string },
+  namespace: string,
+  operation: string,
+  ctx: CheckContext,
+): unknown {
+  const { group, version } = groupVersion(subject.apiVersion);
+  const gvk = { group, version, kind: subject.kind ?? '' };
+  const gvr = { group: res.group, version, resource: res.resource };
+  const request = toCel({
+    uid: '',
+    kind: gvk,
+    resource: gvr,
+    subResource: '',
+    requestKind: gvk,
+    requestResource: gvr,
+    requestSubResource: '',
+    name: subject.metadata?.name ?? '',
+    namespace,
+    operation,
+    userInfo: {
+      username: ctx.admission?.userInfo?.username ?? '',
+      uid: '',
+      groups: ctx.admission?.userInfo?.groups ?? [],
+      extra: {},
+    },
+    dryRun: false,
+  }) as Record<string, unknown>;
+  request.options = null;
+  return request;
 }
 
 interface MatchFacts {
