@@ -33,6 +33,17 @@ const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|[eE]([+-]?\d
 export function parseQuantity(q: unknown): number | undefined {
   if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
   if (typeof q !== 'string') return undefined;
+  // manifests repeat a few values (`500m`, `256Mi`) thousands of times: remember them, within a bound
+  if (cache.has(q)) return cache.get(q);
+  const value = parse(q);
+  if (cache.size >= 4096) cache.clear();
+  cache.set(q, value);
+  return value;
+}
+
+const cache = new Map<string, number | undefined>();
+
+function parse(q: string): number | undefined {
   const m = QUANTITY.exec(q.trim());
   if (!m) return undefined;
   const [, num = '', binary, exponent, decimal] = m;
