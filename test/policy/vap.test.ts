@@ -240,7 +240,10 @@ describe('ValidatingAdmissionPolicy: load errors are data, naming the policy and
     assert.equal(orphan?.path, 'spec.policyName');
     assert.match(orphan?.message ?? '', /no-such-policy/);
     assert.match(errors.find((e) => e.binding === 'deny-and-warn')?.message ?? '', /Deny and Warn/);
-    assert.match(find('unbound', 'metadata.name')?.message ?? '', /not evaluated/);
+    const unbound = find('unbound', 'metadata.name');
+    assert.match(unbound?.message ?? '', /not evaluated/);
+    assert.equal(unbound?.level, 'warning');
+    assert.ok(errors.filter((e) => e.policy !== 'unbound').every((e) => e.level === 'error'));
   });
 
   it('keeps the valid pairs and drops every pair of a failed policy', () => {
@@ -354,5 +357,37 @@ describe('ValidatingAdmissionPolicy: matching and request variables', () => {
     };
     assert.deepEqual(check.evaluate(pod('shop', {}), ctx([team])), []);
     assert.equal(check.evaluate(pod('lab', {}), ctx([team]))[0]?.message, 'namespace lab has no team label');
+  });
+});
+
+describe('ValidatingAdmissionPolicy: messages', () => {
+  const { checks, errors } = compile('messages.yaml');
+  const policy = load('messages.yaml')[0] as {
+    spec: { validations: Array<{ expression: string; message?: string }> };
+  };
+  const cm = (keys: string[]): K8sObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'cm' },
+    data: Object.fromEntries(keys.map((k) => [k, 'x'])),
+  });
+
+  it('uses messageExpression, else message (expression error, blank or multi-line), else the expression', () => {
+    assert.deepEqual(errors, []);
+    const got = byId(checks, 'custom.messages')
+      .evaluate(cm([]), ctx())
+      .map((v) => v.message);
+    const v = policy.spec.validations;
+    assert.deepEqual(got, [
+      'data.a is missing from cm',
+      v[1]?.message,
+      v[2]?.message,
+      v[3]?.message,
+      `failed expression: ${v[4]?.expression}`,
+    ]);
+  });
+
+  it('reports nothing once every validation holds', () => {
+    assert.deepEqual(byId(checks, 'custom.messages').evaluate(cm(['a', 'b', 'c', 'd', 'e']), ctx()), []);
   });
 });

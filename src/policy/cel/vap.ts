@@ -38,6 +38,8 @@ export type ValidationAction = 'Deny' | 'Warn' | 'Audit';
 
 /** A policy or binding that could not be loaded: reported at load, never at request time. */
 export interface PolicyLoadError {
+  /** `error`: the policy or binding is left out; `warning`: loaded but inert (a policy no binding names) */
+  level: 'error' | 'warning';
   kind: typeof VAP_KIND | typeof VAP_BINDING_KIND;
   /** the policy's name (for a binding: the policy it names, when known) */
   policy: string;
@@ -164,9 +166,14 @@ class Loader {
 
   constructor(private readonly sourceOf: CompileOptions['sourceOf']) {}
 
-  error(kind: PolicyLoadError['kind'], obj: K8sObject, e: Omit<PolicyLoadError, 'kind' | 'source'>): void {
+  error(
+    kind: PolicyLoadError['kind'],
+    obj: K8sObject,
+    e: Omit<PolicyLoadError, 'kind' | 'source' | 'level'>,
+    level: PolicyLoadError['level'] = 'error',
+  ): void {
     const source = this.sourceOf?.(obj);
-    this.errors.push({ kind, ...e, ...(source ? { source } : {}) });
+    this.errors.push({ level, kind, ...e, ...(source ? { source } : {}) });
   }
 }
 
@@ -229,11 +236,16 @@ export function compileValidatingAdmissionPolicies(
   }
   for (const p of policies.values()) {
     if (!bound.has(p.name)) {
-      loader.error(VAP_KIND, p.object, {
-        policy: p.name,
-        path: 'metadata.name',
-        message: 'no ValidatingAdmissionPolicyBinding names this policy, so it is not evaluated',
-      });
+      loader.error(
+        VAP_KIND,
+        p.object,
+        {
+          policy: p.name,
+          path: 'metadata.name',
+          message: 'no ValidatingAdmissionPolicyBinding names this policy, so it is not evaluated',
+        },
+        'warning',
+      );
     }
   }
 
