@@ -466,7 +466,10 @@ function compilePolicy(o: K8sObject, loader: Loader): CompiledPolicy | undefined
     match,
     matchConditions,
     variables,
-    Scope: variableScope(full, variables),
+    Scope: variableScope(
+      full,
+      variables.map((v) => v.name),
+    ),
     usesRequest: programs.some((c) => readsIdentifier(c.program, 'request')),
     usesNamespaceObject: programs.some((c) => readsIdentifier(c.program, 'namespaceObject')),
     validations,
@@ -729,7 +732,7 @@ class BindingEvaluator {
       return;
     }
     const full: Activation = { ...vars, variables: null };
-    full.variables = new p.Scope(full);
+    full.variables = new p.Scope(full, p.variables);
     for (const v of p.validations) {
       const r = run(v.expr, full);
       if (!r.ok) {
@@ -806,36 +809,42 @@ class BindingEvaluator {
 }
 
 type Activation = Record<string, unknown>;
-type ScopeClass = new (activation: Activation) => object;
+type ScopeClass = new (activation: Activation, list: CompiledPolicy['variables']) => object;
 
-let scopeSeq = 0;
+/** one class per distinct list of variable names, so reloading policies does not grow the registry */
+const scopeClasses = new Map<string, ScopeClass>();
 
 /**
- * `variables` for one policy: a class whose prototype has one getter per variable, each evaluated on
- * first use and cached for the evaluation; an error is cached too and raised wherever the variable is
- * used (so `||` can still absorb it, as in Kubernetes). A registered CEL type, so that cel-js reads its
- * fields through the getters; one allocation per evaluation instead of a property definition per
- * variable.
+ * The class of `variables` for a list of variable names: one getter per variable on its prototype, each
+ * evaluated on first use and cached for the evaluation; an error is cached too and raised wherever the
+ * variable is used (so `||` can still absorb it, as in Kubernetes). A registered CEL type, so that cel-js
+ * reads its fields through the getters: one allocation per evaluation instead of a property definition
+ * per variable.
  */
-function variableScope(env: Environment, list: CompiledPolicy['variables']): ScopeClass {
+function variableScope(env: Environment, names: readonly string[]): ScopeClass {
+  const key = names.join(',');
+  const known = scopeClasses.get(key);
+  if (known) return known;
   const NEW = 0;
   const BUSY = 1;
   const DONE = 2;
   class Scope {
     readonly #activation: Activation;
-    readonly #state = new Uint8Array(list.length);
-    readonly #values = new Array<unknown>(list.length);
-    readonly #errors = new Array<unknown>(list.length);
-    constructor(activation: Activation) {
+    readonly #list: CompiledPolicy['variables'];
+    readonly #state = new Uint8Array(names.length);
+    readonly #values = new Array<unknown>(names.length);
+    readonly #errors = new Array<unknown>(names.length);
+    constructor(activation: Activation, list: CompiledPolicy['variables']) {
       this.#activation = activation;
+      this.#list = list;
     }
     static resolve(scope: Scope, i: number): unknown {
       const state = scope.#state[i];
-      if (state === BUSY) throw new Error(`variable ${list[i]?.name} refers to itself`);
+      if (state === BUSY) throw new Error(`variable ${names[i]} refers to itself`);
       if (state === NEW) {
         scope.#state[i] = BUSY;
         try {
-          scope.#values[i] = list[i]?.expr.program.evaluate(scope.#activation);
+          scope.#values[i] = scope.#list[i]?.expr.program.evaluate(scope.#activation);
         } catch (e) {
           scope.#errors[i] = e;
         }
@@ -845,14 +854,15 @@ function variableScope(env: Environment, list: CompiledPolicy['variables']): Sco
       return scope.#values[i];
     }
   }
-  list.forEach((v, i) => {
-    Object.defineProperty(Scope.prototype, v.name, {
+  names.forEach((name, i) => {
+    Object.defineProperty(Scope.prototype, name, {
       get(this: Scope) {
         return Scope.resolve(this, i);
       },
     });
   });
-  env.registerType(`moat.policy.Variables${++scopeSeq}`, Scope);
+  env.registerType(`moat.policy.Variables${scopeClasses.size + 1}`, Scope);
+  scopeClasses.set(key, Scope);
   return Scope;
 }
 
