@@ -88,6 +88,7 @@ export class PolicyEngine {
   private readonly byKind = new Map<string, ActiveCheck[]>();
   private readonly clusterChecks: ActiveCheck[];
   private readonly cfg: PolicyConfig;
+  private refCache = new WeakMap<K8sObject, ResourceRef>();
 
   constructor(cfg: PolicyConfig = {}, checks: readonly Check[] = BUILTIN_CHECKS) {
     this.cfg = cfg;
@@ -229,8 +230,13 @@ export class PolicyEngine {
     v: Violation,
     out: Assessment,
   ) {
-    const resource = resourceRef(object, source, this.cfg.cluster);
-    if (v.container) resource.container = v.container;
+    // one ResourceRef per object, shared by its results; a container-specific result gets a copy
+    let base = this.refCache.get(object);
+    if (!base) {
+      base = resourceRef(object, source, this.cfg.cluster);
+      this.refCache.set(object, base);
+    }
+    const resource = v.container ? { ...base, container: v.container } : base;
     const result: PolicyResult = {
       checkId: a.check.id,
       severity: a.check.severity,
@@ -239,12 +245,15 @@ export class PolicyEngine {
       resource,
     };
     if (v.path) result.path = v.path;
-    const now = this.cfg.now ?? new Date();
-    for (const ex of this.cfg.exemptions ?? []) {
-      if (matchExemption(ex, result, object, now)) {
-        result.exemption = { reason: ex.reason, ...(ex.expires ? { expires: ex.expires } : {}) };
-        out.exempted.push(result);
-        return;
+    const exemptions = this.cfg.exemptions;
+    if (exemptions?.length) {
+      const now = this.cfg.now ?? new Date();
+      for (const ex of exemptions) {
+        if (matchExemption(ex, result, object, now)) {
+          result.exemption = { reason: ex.reason, ...(ex.expires ? { expires: ex.expires } : {}) };
+          out.exempted.push(result);
+          return;
+        }
       }
     }
     out.results.push(result);

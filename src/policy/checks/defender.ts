@@ -10,6 +10,7 @@ import {
 } from '../k8s.js';
 import { parseQuantity } from '../quantity.js';
 import type { CheckContext, K8sObject, ObjectCheck, Violation } from '../types.js';
+import { lookup, namespaceOf } from './cis/meta.js';
 import { DEFENDER_RECOMMENDATIONS, type DefenderRecommendation } from './defender/recommendations.js';
 import {
   checkedContainers,
@@ -293,10 +294,8 @@ const automountToken = pod((ref, { params, object, ctx }) => {
   // a pod template gets the token unless its service account opts out
   const spec = ref.spec;
   const account = str(spec.serviceAccountName) ?? str(spec.serviceAccount) ?? 'default';
-  const ns = object.metadata?.namespace;
-  const sa = ctx.inventory
-    .byKind('ServiceAccount')
-    .find((s) => s.metadata?.name === account && s.metadata?.namespace === ns);
+  // indexed lookup: a linear scan per workload is quadratic on big clusters
+  const sa = lookup(ctx.inventory, 'ServiceAccount', account, namespaceOf(object) ?? '');
   if (sa?.automountServiceAccountToken === false) return [];
   return [
     v(
