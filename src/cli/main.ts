@@ -1,14 +1,18 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, isMoatError } from '../errors.js';
 import { MOAT_VERSION } from '../util/version.js';
+import { admissionCommand } from './admission.js';
 import { takeExitCode } from './context.js';
 import { dbCommand } from './db.js';
+import { postureCommand } from './posture.js';
 import { sbomCommand } from './sbom.js';
 import { scanCommand } from './scan.js';
 
 export function buildProgram(): Command {
   const program = new Command('moat')
-    .description('container security platform: scan images for vulnerable packages against OSV data')
+    .description(
+      'container security platform: scan images for vulnerable packages against OSV data, assess Kubernetes posture, admission control',
+    )
     .version(MOAT_VERSION, '-V, --version', 'print the version')
     .showSuggestionAfterError(true)
     .configureHelp({ sortSubcommands: true })
@@ -16,6 +20,8 @@ export function buildProgram(): Command {
   program.addCommand(scanCommand());
   program.addCommand(dbCommand());
   program.addCommand(sbomCommand());
+  program.addCommand(postureCommand());
+  program.addCommand(admissionCommand());
   applyExitOverride(program);
   return program;
 }

@@ -341,9 +341,14 @@ function resolveChecks(all: readonly Check[], cfg: PolicyConfig, pssVersion: num
     const ms = cfg.select.map(globMatcher);
     selected = (id) => ms.some((m) => m(id));
   }
-  // by default the PSS family runs as "restricted at the chosen version" (which includes baseline);
-  // checks a newer restricted check overrides, or that do not exist yet at that version, stay out
-  const defaultPss = new Set(pssCheckIds('restricted', pssVersion));
+  // by default every PSS check that exists at the chosen version runs: the baseline and the restricted
+  // level together. A restricted check that replaces a baseline one under PSA (hostPath volumes by
+  // restricted volume types, capabilities, seccomp) does not hide the baseline finding, which is the
+  // more severe one; `--pss LEVEL` gives PSA's exact set
+  const defaultPss = new Set([
+    ...pssCheckIds('baseline', pssVersion),
+    ...pssCheckIds('restricted', pssVersion),
+  ]);
   const unknown = cfg.select?.filter((s) => !s.includes('*') && !all.some((c) => c.id === s)) ?? [];
   if (unknown.length) throw new MoatError('USAGE', `--checks: no check has the id ${unknown.join(', ')}`);
   for (const id of exact.keys()) {
