@@ -14,19 +14,19 @@ class Counter {
   ) {}
 
   inc(labels: Labels = {}, by = 1): void {
-    const key = labelText(labels);
+    const key = seriesKey(labels);
     const cur = this.values.get(key);
     if (cur) cur.value += by;
-    else this.values.set(key, { labels, value: by });
+    else this.values.set(key, { labels: { ...labels }, value: by });
   }
 
   get(labels: Labels = {}): number {
-    return this.values.get(labelText(labels))?.value ?? 0;
+    return this.values.get(seriesKey(labels))?.value ?? 0;
   }
 
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
-    for (const [key, v] of this.values) out.push(`${this.name}${key} ${v.value}`);
+    for (const v of this.values.values()) out.push(`${this.name}${labelText(v.labels)} ${v.value}`);
   }
 }
 
@@ -63,6 +63,13 @@ class Histogram {
     out.push(`${this.name}_bucket{le="+Inf"} ${this.count}`);
     out.push(`${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
   }
+}
+
+/** The series a label set names; cheap, since inc() runs several times per request (the text is built when rendering). */
+function seriesKey(labels: Labels): string {
+  let key = '';
+  for (const k in labels) key += `${k}\u0001${labels[k]}\u0002`;
+  return key;
 }
 
 function labelText(labels: Labels): string {

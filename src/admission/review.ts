@@ -107,15 +107,21 @@ const WARNINGS_BUDGET = 3072;
 const MESSAGE_MAX = 16_384;
 const ANNOTATION_VALUE_MAX = 4096;
 
+const annotationKeys = new Map<string, string>();
+
 /**
  * The audit-annotation key for a check. The API server prefixes it with the webhook's name and a slash
  * and rejects the pair unless it is a qualified name, so the part after the slash must be at most 63
  * characters of [A-Za-z0-9._-], starting and ending alphanumeric.
  */
 export function auditAnnotationKey(checkId: string): string {
+  const cached = annotationKeys.get(checkId);
+  if (cached !== undefined) return cached;
   let k = checkId.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 63);
-  k = k.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
-  return k || 'violation';
+  k = k.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '') || 'violation';
+  // check ids are few and fixed: remember each one's key
+  if (annotationKeys.size < 10_000) annotationKeys.set(checkId, k);
+  return k;
 }
 
 function truncate(s: string, max: number): string {
