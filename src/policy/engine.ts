@@ -3,6 +3,7 @@ import { BUILTIN_CHECKS } from './checks/index.js';
 import { PSS_LATEST, type PssLevel, pssCheckIds } from './checks/pss.js';
 import { type Exemption, matchExemption } from './exemptions.js';
 import { globMatcher } from './glob.js';
+import { withObjectCache } from './k8s.js';
 import type {
   AdmissionFacts,
   Check,
@@ -123,6 +124,10 @@ export class PolicyEngine {
 
   /** Posture: every active check over every object, then cluster-scope checks over the inventory. */
   assess(objects: readonly SourcedObject[]): Assessment {
+    return withObjectCache(() => this.assessAll(objects));
+  }
+
+  private assessAll(objects: readonly SourcedObject[]): Assessment {
     const inventory = makeInventory(objects.map((o) => o.object));
     const sourceOf = new Map<K8sObject, SourcedObject['source']>();
     for (const o of objects) sourceOf.set(o.object, o.source);
@@ -177,6 +182,10 @@ export class PolicyEngine {
 
   /** Admission: the object-scope checks for one object. Cluster-scope checks need an inventory and are skipped. */
   review(object: K8sObject, facts: AdmissionFacts, namespaceObject?: K8sObject): Assessment {
+    return withObjectCache(() => this.reviewOne(object, facts, namespaceObject));
+  }
+
+  private reviewOne(object: K8sObject, facts: AdmissionFacts, namespaceObject?: K8sObject): Assessment {
     const inventory = makeInventory(namespaceObject ? [namespaceObject] : []);
     const out: Assessment = {
       results: [],

@@ -39,8 +39,37 @@ function at(o: unknown, ...keys: string[]): unknown {
   return cur;
 }
 
+// During an assessment every check asks for the same object's pod spec and containers; the engine turns
+// these caches on for the length of one run (objects do not change during it) and drops them after.
+let specCache: WeakMap<K8sObject, PodSpecRef | null> | undefined;
+let containerCache: WeakMap<PodSpecRef, ContainerRef[]> | undefined;
+
+/** Runs `fn` with podSpecOf/containersOf memoized per object; callers must not modify what they return. */
+export function withObjectCache<T>(fn: () => T): T {
+  if (specCache) return fn();
+  specCache = new WeakMap();
+  containerCache = new WeakMap();
+  try {
+    return fn();
+  } finally {
+    specCache = undefined;
+    containerCache = undefined;
+  }
+}
+
 /** The pod spec of a Pod or pod-template owner, or undefined when the object has none. */
 export function podSpecOf(obj: K8sObject): PodSpecRef | undefined {
+  if (specCache) {
+    const hit = specCache.get(obj);
+    if (hit !== undefined) return hit ?? undefined;
+    const ref = findPodSpec(obj);
+    specCache.set(obj, ref ?? null);
+    return ref;
+  }
+  return findPodSpec(obj);
+}
+
+function findPodSpec(obj: K8sObject): PodSpecRef | undefined {
   let base: string[];
   switch (obj.kind) {
     case 'Pod':
@@ -91,6 +120,17 @@ export function containersOf(
   ref: PodSpecRef,
   kinds: readonly ContainerKind[] = CONTAINER_KINDS,
 ): ContainerRef[] {
+  if (containerCache && kinds === CONTAINER_KINDS) {
+    const hit = containerCache.get(ref);
+    if (hit) return hit;
+    const all = listContainers(ref, kinds);
+    containerCache.set(ref, all);
+    return all;
+  }
+  return listContainers(ref, kinds);
+}
+
+function listContainers(ref: PodSpecRef, kinds: readonly ContainerKind[]): ContainerRef[] {
   const out: ContainerRef[] = [];
   for (const kind of kinds) {
     const list = ref.spec[kind];

@@ -20,12 +20,22 @@ export function renderPosture(
 ): string {
   switch (format) {
     case 'json':
-      return `${JSON.stringify(r, null, 2)}\n`;
+      return `${JSON.stringify(r, null, affectedCount(r) > COMPACT_ABOVE ? undefined : 2)}\n`;
     case 'sarif':
       return renderPostureSarif(r);
     default:
       return renderPostureTable(r, opts);
   }
+}
+
+/**
+ * Above this many affected resources the JSON report is written on one line: a 20,000-object cluster
+ * yields ~180,000 entries, whose indentation alone is 35 MB and half the rendering time.
+ */
+export const COMPACT_ABOVE = 10_000;
+
+function affectedCount(r: PostureReport): number {
+  return r.recommendations.reduce((n, x) => n + x.affected.length, 0);
 }
 
 export function resourceName(r: ResourceRef): string {
@@ -160,7 +170,7 @@ export function renderPostureSarif(r: PostureReport): string {
         ruleId: rec.id,
         ruleIndex,
         level: LEVEL[rec.severity],
-        message: { text: `${resourceName(a.resource)}: ${a.message}. ${rec.remediation}` },
+        message: { text: `${resourceName(a.resource)}: ${a.message}` },
         locations: [location(a.resource, a.path)],
         partialFingerprints: { 'moat/v1': `${rec.id}|${resourceName(a.resource)}|${a.path ?? ''}` },
       });
