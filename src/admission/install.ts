@@ -22,7 +22,9 @@ export const DEFAULT_NAME = 'moat-admission';
 export const WEBHOOK_NAME = 'validate.moat.dev';
 export const WEBHOOK_PORT = 8443;
 const TLS_DIR = '/etc/moat/tls';
-const POLICY_DIR = '/etc/moat/policy';
+/** where the policy ConfigMap is mounted; the CLI's serve arguments point here */
+/** where the policy ConfigMap is mounted; serve's arguments point into it */
+export const POLICY_DIR = '/etc/moat/policy';
 /** a non-root uid/gid outside the ranges distributions give to system users (distroless "nonroot") */
 const RUN_AS = 65532;
 
@@ -400,9 +402,4 @@ export function installManifest(opts: InstallOptions): InstallManifest {
 export function renderManifest(objects: readonly K8sObject[], header?: string): string {
   const docs = objects.map((o) => yaml.dump(o, { lineWidth: -1, noRefs: true, sortKeys: false }));
   return `${header ? `${header.replace(/^/gm, '# ')}\n` : ''}---\n${docs.join('---\n')}`;
-}
-
-/** Where install mounts the policy ConfigMap: serve's `--policy-config` / `--exemptions` point here. */
-export function policyPath(key: string): string {
-  return `${POLICY_DIR}/${key}`;
 }

@@ -1,7 +1,6 @@
 import { createWriteStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { Command } from 'commander';
-import yaml from 'js-yaml';
 import { errorMessage, MoatError } from '../errors.js';
 import type { PolicyConfig } from '../policy/engine.js';
 import { type CommandContext, commandContext } from './context.js';
@@ -116,10 +115,14 @@ function manifestFiles(path: string): string[] {
  * The policy files `serve` needs inside the cluster: the policy config (its `policies` dropped, since the
  * custom policies travel as files of their own), the exemptions and each custom policy manifest.
  */
-function policyBundle(ctx: CommandContext): {
-  files: Array<{ path: string; content: string }>;
-  args: string[];
-} {
+async function policyBundle(
+  ctx: CommandContext,
+): Promise<{ files: Array<{ path: string; content: string }>; args: string[] }> {
+  // loaded here, not at start-up: every moat command imports this module
+  const [{ default: yaml }, { POLICY_DIR }] = await Promise.all([
+    import('js-yaml'),
+    import('../admission/install.js'),
+  ]);
   const files: Array<{ path: string; content: string }> = [];
   const args: string[] = [];
   const read = (f: string) => {
@@ -137,21 +140,21 @@ function policyBundle(ctx: CommandContext): {
     const doc = (yaml.load(read(configFile)) ?? {}) as Record<string, unknown>;
     delete doc.policies;
     files.push({ path: 'moat-policy.yaml', content: yaml.dump(doc, { lineWidth: -1 }) });
-    args.push('--policy-config=/etc/moat/policy/moat-policy.yaml');
+    args.push(`--policy-config=${POLICY_DIR}/moat-policy.yaml`);
   }
   const exemptions =
     ctx.get<string | undefined>('exemptions') ??
     (existsQuiet('.moat-exemptions.yaml') ? '.moat-exemptions.yaml' : undefined);
   if (exemptions) {
     files.push({ path: 'exemptions.yaml', content: read(exemptions) });
-    args.push('--exemptions=/etc/moat/policy/exemptions.yaml');
+    args.push(`--exemptions=${POLICY_DIR}/exemptions.yaml`);
   }
   let i = 0;
   for (const p of policyFiles) {
     for (const f of manifestFiles(p))
       files.push({ path: `custom/${String(i++).padStart(3, '0')}-${basename(f)}`, content: read(f) });
   }
-  if (i > 0) args.push('--policy=/etc/moat/policy/custom');
+  if (i > 0) args.push(`--policy=${POLICY_DIR}/custom`);
   for (const k of ['checks', 'pss'] as const) {
     const v = ctx.get<string | string[] | undefined>(k);
     if (v !== undefined && v.length > 0) args.push(`--${k}=${Array.isArray(v) ? v.join(',') : v}`);
@@ -181,7 +184,7 @@ function installCommand(): Command {
     const kinds = new AdmissionReviewer(engine, {
       bypass: { namespace, serviceAccount: '' },
     }).evaluatedKinds();
-    const bundle = policyBundle(ctx);
+    const bundle = await policyBundle(ctx);
     const timeoutMs = ctx.get<number>('webhook-timeout');
     if (timeoutMs % 1000 !== 0) {
       throw new MoatError(
