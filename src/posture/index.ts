@@ -21,26 +21,47 @@ export interface PostureOptions {
   now?: Date;
 }
 
-/** Compiles custom policies from manifest files; compile errors become report errors, never a crash. */
+/**
+ * Compiles custom policies from manifest files. Compile errors (the policy is left out) and warnings
+ * (loaded but inert, e.g. a policy no binding names) are returned as data, never thrown.
+ */
 export async function loadCustomChecks(
   files: readonly string[],
-): Promise<{ checks: Check[]; errors: PostureReport['errors'] }> {
-  if (files.length === 0) return { checks: [], errors: [] };
+): Promise<{ checks: Check[]; errors: PostureReport['errors']; warnings: string[] }> {
+  if (files.length === 0) return { checks: [], errors: [], warnings: [] };
+  for (const f of files) {
+    if (!existsSync(f)) throw new MoatError('NOT_FOUND', `policy ${f}: no such file or directory`);
+  }
   const { loadManifests } = await import('./manifests.js');
   const { compileValidatingAdmissionPolicies } = await import('../policy/cel/vap.js');
   const load = await loadManifests([...files]);
-  const compiled = compileValidatingAdmissionPolicies(load.objects.map((o) => o.object));
-  return {
-    checks: compiled.checks,
-    errors: [
-      ...load.errors.map((e) => ({
-        source: e.file,
-        ...(e.line ? { line: e.line } : {}),
-        message: e.message,
-      })),
-      ...compiled.errors.map((e) => ({ source: `policy ${e.policy}`, message: `${e.path}: ${e.message}` })),
-    ],
+  const sources = new Map(load.objects.map((o) => [o.object, o.source]));
+  const compiled = compileValidatingAdmissionPolicies(
+    load.objects.map((o) => o.object),
+    { sourceOf: (o) => sources.get(o) },
+  );
+  const describe = (e: (typeof compiled.errors)[number]) => {
+    const what = e.binding ? `binding ${e.binding}` : `policy ${e.policy}`;
+    return `${what}${e.path ? ` ${e.path}` : ''}: ${e.message}`;
   };
+  const errors: PostureReport['errors'] = load.errors.map((e) => ({
+    source: e.file,
+    ...(e.line ? { line: e.line } : {}),
+    message: e.message,
+  }));
+  const warnings: string[] = [];
+  for (const e of compiled.errors) {
+    if (e.level === 'warning') {
+      warnings.push(describe(e));
+      continue;
+    }
+    errors.push({
+      source: e.source?.file ?? 'policy',
+      ...(e.source?.line ? { line: e.source.line } : {}),
+      message: describe(e),
+    });
+  }
+  return { checks: compiled.checks, errors, warnings };
 }
 
 /** `moat posture`: read manifests or a cluster, run the policy engine, build the report. */
@@ -49,6 +70,7 @@ export async function assessPosture(opts: PostureOptions = {}): Promise<PostureR
   let objects: SourcedObject[];
   let target: PostureTarget;
   const errors: PostureReport['errors'] = [...custom.errors];
+  const warnings = [...custom.warnings];
   let cluster: string | undefined;
   if (opts.inputs && opts.inputs.length > 0) {
     // a path the user typed that does not exist is an input error, not a finding about the manifests
@@ -83,6 +105,7 @@ export async function assessPosture(opts: PostureOptions = {}): Promise<PostureR
   return buildPostureReport(assessment, target, {
     objects: objects.length,
     errors,
+    warnings,
     severity: opts.severity,
     now: opts.now,
   });

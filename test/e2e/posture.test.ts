@@ -251,4 +251,39 @@ describe('moat posture (manifests)', () => {
     const sarif = JSON.parse(s.stdout) as { runs: Array<{ results: Array<{ ruleId: string }> }> };
     assert.ok(sarif.runs[0]?.results.some((x) => x.ruleId === 'pss.baseline.hostNamespaces'));
   });
+
+  test('--policy: the shipped PSS baseline ValidatingAdmissionPolicy flags what the built-in check flags; a policy that does not compile is reported with its name', async () => {
+    const dir = join(BADPODS, 'priv');
+    const builtIn = JSON.parse(
+      (await moat(sb, ['posture', '-f', 'json', '--checks', 'pss.baseline.privileged', dir])).stdout,
+    ) as Report;
+    const r = await moat(sb, [
+      'posture',
+      '-f',
+      'json',
+      '--checks',
+      'custom.*',
+      '--policy',
+      join(REPO, 'data/policies/pss-baseline-vap.yaml'),
+      dir,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const custom = JSON.parse(r.stdout) as Report;
+    assert.deepEqual(
+      [...flagged(custom, 'custom.pss-baseline')].sort(),
+      [...flagged(builtIn, 'pss.baseline.privileged')].sort(),
+    );
+    const broken = join(sb.inputs, 'broken.yaml');
+    writeFileSync(
+      broken,
+      'apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: broken-policy\nspec:\n  matchConstraints:\n    resourceRules:\n      - apiGroups: [""]\n        apiVersions: [v1]\n        operations: [CREATE]\n        resources: [pods]\n  validations:\n    - expression: "object.spec.containers.all(c, c.image.startsWith(\'x\')"\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: broken-binding\nspec:\n  policyName: broken-policy\n  validationActions: [Deny]\n',
+    );
+    const b = await moat(sb, ['posture', '-f', 'json', '--policy', broken, dir]);
+    assert.equal(b.code, 0, b.stderr);
+    const rep = JSON.parse(b.stdout) as Report;
+    const err = rep.errors.find((e) => e.message.includes('broken-policy'));
+    assert.ok(err, JSON.stringify(rep.errors));
+    assert.match(err.message, /spec\.validations\[0\]\.expression/);
+    assert.ok(err.source.endsWith('broken.yaml') && (err.line ?? 0) >= 1, JSON.stringify(err));
+  });
 });
