@@ -11,7 +11,9 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import yaml from 'js-yaml';
+import { loadManifests } from '../../src/posture/manifests.js';
 import { MOAT_BIN, moat, REPO, requireBuild, type Sandbox, sandbox } from '../helpers/cli.js';
+import { startReplayServer } from '../helpers/k8s-replay.js';
 
 const BADPODS = join(REPO, 'test/fixtures/k8s-manifests/badpods/manifests');
 
@@ -285,5 +287,54 @@ describe('moat posture (manifests)', () => {
     assert.ok(err, JSON.stringify(rep.errors));
     assert.match(err.message, /spec\.validations\[0\]\.expression/);
     assert.ok(err.source.endsWith('broken.yaml') && (err.line ?? 0) >= 1, JSON.stringify(err));
+  });
+});
+
+describe('moat posture (live cluster through a kubeconfig)', () => {
+  let sb: Sandbox;
+  before(async () => {
+    requireBuild();
+    sb = await sandbox();
+  });
+  after(() => sb.remove());
+
+  test('reads every kind from the API server and finds what the same objects give as manifests', async () => {
+    const load = await loadManifests([BADPODS]);
+    const server = await startReplayServer({ objects: load.objects.map((o) => o.object) });
+    try {
+      const r = await moat(sb, [
+        'posture',
+        '-f',
+        'json',
+        '--kubeconfig',
+        server.kubeconfigPath,
+        '--page-size',
+        '7',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const live = JSON.parse(r.stdout) as Report & { target: { type: string; cluster?: string } };
+      assert.equal(live.target.type, 'cluster');
+      assert.equal(live.target.cluster, server.clusterName);
+      // pagination was used: some list request carried a continue token
+      assert.ok(
+        server.requests.some((q) => q.includes('continue=')),
+        'paginated',
+      );
+      const fromFiles = JSON.parse((await moat(sb, ['posture', '-f', 'json', BADPODS])).stdout) as Report;
+      for (const id of [
+        'pss.baseline.privileged',
+        'pss.baseline.hostNamespaces',
+        'pss.baseline.hostPathVolumes',
+      ]) {
+        assert.deepEqual([...flagged(live, id)].sort(), [...flagged(fromFiles, id)].sort(), id);
+      }
+      // an unreachable cluster is one line, exit 2
+      await server.close();
+      const down = await moat(sb, ['posture', '--kubeconfig', server.kubeconfigPath]);
+      assert.equal(down.code, 2, down.stderr);
+      assert.equal(down.lines.length, 1, down.stderr);
+    } finally {
+      await server.close();
+    }
   });
 });
