@@ -207,7 +207,10 @@ describe('moat admission (commands)', () => {
       `--policy=${join(dir, 'vap.yaml')}`,
     ]);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^moat: policy broken-policy: .*Unexpected token/m);
+    assert.match(
+      r.stderr,
+      /^moat: \S*vap\.yaml:\d+: policy broken-policy spec\.validations\[0\]\.expression: .*Unexpected token/m,
+    );
   });
 });
 
