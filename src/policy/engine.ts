@@ -89,7 +89,10 @@ export class PolicyEngine {
   private readonly byKind = new Map<string, ActiveCheck[]>();
   private readonly clusterChecks: ActiveCheck[];
   private readonly cfg: PolicyConfig;
-  private refCache = new WeakMap<K8sObject, ResourceRef>();
+  private refCache = new WeakMap<
+    K8sObject,
+    { base: ResourceRef; byContainer: Map<string, ResourceRef> | undefined }
+  >();
 
   constructor(cfg: PolicyConfig = {}, checks: readonly Check[] = BUILTIN_CHECKS) {
     this.cfg = cfg;
@@ -239,13 +242,23 @@ export class PolicyEngine {
     v: Violation,
     out: Assessment,
   ) {
-    // one ResourceRef per object, shared by its results; a container-specific result gets a copy
-    let base = this.refCache.get(object);
-    if (!base) {
-      base = resourceRef(object, source, this.cfg.cluster);
-      this.refCache.set(object, base);
+    // one ResourceRef per object and one per container, shared by their results: fewer objects to
+    // allocate, and renderers serialize each ref once
+    let refs = this.refCache.get(object);
+    if (!refs) {
+      refs = { base: resourceRef(object, source, this.cfg.cluster), byContainer: undefined };
+      this.refCache.set(object, refs);
     }
-    const resource = v.container ? { ...base, container: v.container } : base;
+    let resource = refs.base;
+    if (v.container) {
+      refs.byContainer ??= new Map();
+      const hit = refs.byContainer.get(v.container);
+      if (hit) resource = hit;
+      else {
+        resource = { ...refs.base, container: v.container };
+        refs.byContainer.set(v.container, resource);
+      }
+    }
     const result: PolicyResult = {
       checkId: a.check.id,
       severity: a.check.severity,

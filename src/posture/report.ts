@@ -82,7 +82,21 @@ const FORMULA =
   'score = 100 × Σ(weight × healthy/applicable) / Σ weight over checks that evaluated at least one resource; weight by severity CRITICAL 4, HIGH 3, MEDIUM 2, LOW 1';
 
 function resourceKey(r: ResourceRef): string {
-  return [r.cluster ?? '', r.namespace ?? '', r.kind, r.name].join('\u0000');
+  return `${r.cluster ?? ''}\u0000${r.namespace ?? ''}\u0000${r.kind}\u0000${r.name}`;
+}
+
+/** Distinct resources (by resourceKey) among results; `keys` caches the key of each shared ResourceRef. */
+function countResources(results: readonly PolicyResult[], keys: Map<ResourceRef, string>): number {
+  const distinct = new Set<string>();
+  for (const { resource } of results) {
+    let key = keys.get(resource);
+    if (key === undefined) {
+      key = resourceKey(resource);
+      keys.set(resource, key);
+    }
+    distinct.add(key);
+  }
+  return distinct.size;
 }
 
 /** Groups an assessment into recommendations and computes the secure score. */
@@ -103,12 +117,13 @@ export function buildPostureReport(
     if (list) list.push(r);
     else byCheck.set(r.checkId, [r]);
   }
+  const keys = new Map<ResourceRef, string>();
   const scoreEntries: ScoreEntry[] = [];
   const recommendations: Recommendation[] = [];
   for (const ac of a.checks) {
     const applicable = a.applicable[ac.check.id] ?? 0;
     const results = byCheck.get(ac.check.id) ?? [];
-    const unhealthy = new Set(results.map((r) => resourceKey(r.resource))).size;
+    const unhealthy = countResources(results, keys);
     if (applicable > 0) {
       const weight = SCORE_WEIGHTS[ac.check.severity];
       // a cluster-scope check may name resources outside its kinds (implied namespaces): cap at applicable
@@ -188,11 +203,11 @@ function recommendation(
     effect: ac.effect,
     applicable,
     unhealthy,
-    affected: results.map((r) => ({
-      resource: r.resource,
-      message: r.message,
-      ...(r.path ? { path: r.path } : {}),
-    })),
+    affected: results.map((r) => {
+      const a: AffectedResource = { resource: r.resource, message: r.message };
+      if (r.path) a.path = r.path;
+      return a;
+    }),
   };
   if (c.references) rec.references = c.references;
   return rec;

@@ -29,7 +29,7 @@ export function renderPosture(
 }
 
 /**
- * Above this many affected resources the JSON report is written on one line: a 20,000-object cluster
+ * Above this many affected resources the JSON (and SARIF) report is written on one line: a 20,000-object cluster
  * yields ~180,000 entries, whose indentation alone is 35 MB and half the rendering time.
  */
 export const COMPACT_ABOVE = 10_000;
@@ -45,6 +45,16 @@ export function resourceName(r: ResourceRef): string {
     `${r.kind}/${r.name}`,
   ];
   return parts.join('') + (r.container ? ` [${r.container}]` : '');
+}
+
+/** resourceName, once per ref: the results of one object share their ResourceRef */
+function cachedName(r: ResourceRef, names: Map<ResourceRef, string>): string {
+  let name = names.get(r);
+  if (name === undefined) {
+    name = resourceName(r);
+    names.set(r, name);
+  }
+  return name;
 }
 
 function where(r: ResourceRef): string {
@@ -73,7 +83,8 @@ export function renderPostureTable(
   out.push('');
   if (r.recommendations.length === 0)
     out.push('No recommendations: every evaluated resource passes every check.\n');
-  for (const rec of r.recommendations) out.push(recommendationBlock(rec, opts.width ?? 0));
+  const names = new Map<ResourceRef, string>();
+  for (const rec of r.recommendations) out.push(recommendationBlock(rec, opts.width ?? 0, names));
   if (opts.showExempted && r.exempted.length) {
     out.push('Exempted:');
     out.push(
@@ -102,9 +113,9 @@ export function renderPostureTable(
   return `${out.join('\n').trimEnd()}\n`;
 }
 
-function recommendationBlock(rec: Recommendation, width: number): string {
+function recommendationBlock(rec: Recommendation, width: number, names: Map<ResourceRef, string>): string {
   const head = `[${rec.severity}] ${rec.id}: ${rec.title} (${rec.unhealthy} of ${rec.applicable} resources, effect ${rec.effect})`;
-  const rows = rec.affected.map((a) => [resourceName(a.resource), a.message, where(a.resource)]);
+  const rows = rec.affected.map((a) => [cachedName(a.resource, names), a.message, where(a.resource)]);
   const hasWhere = rows.some((x) => x[2]);
   const cols = [
     { header: 'RESOURCE' },
@@ -163,16 +174,19 @@ export function renderPostureSarif(r: PostureReport): string {
     });
     return rules.length - 1;
   };
+  const names = new Map<ResourceRef, string>();
+  const uris = new Map<string, string>();
   for (const rec of r.recommendations) {
     const ruleIndex = add(rec);
     for (const a of rec.affected) {
+      const name = cachedName(a.resource, names);
       results.push({
         ruleId: rec.id,
         ruleIndex,
         level: LEVEL[rec.severity],
-        message: { text: `${resourceName(a.resource)}: ${a.message}` },
-        locations: [location(a.resource, a.path)],
-        partialFingerprints: { 'moat/v1': `${rec.id}|${resourceName(a.resource)}|${a.path ?? ''}` },
+        message: { text: `${name}: ${a.message}` },
+        locations: [location(a.resource, name, uris, a.path)],
+        partialFingerprints: { 'moat/v1': `${rec.id}|${name}|${a.path ?? ''}` },
       });
     }
   }
@@ -193,22 +207,31 @@ export function renderPostureSarif(r: PostureReport): string {
       },
     ],
   };
-  return `${JSON.stringify(sarif, null, 2)}\n`;
+  // compact above COMPACT_ABOVE results, as the JSON report: the indentation is half of ~200 MB
+  return `${JSON.stringify(sarif, null, results.length > COMPACT_ABOVE ? undefined : 2)}\n`;
 }
 
-function location(res: ResourceRef, path?: string): object {
+function location(res: ResourceRef, name: string, uris: Map<string, string>, path?: string): object {
   const logical = [
     {
       name: res.name,
       kind: 'resource',
-      fullyQualifiedName: `${resourceName(res)}${path ? `#${path}` : ''}`,
+      fullyQualifiedName: `${name}${path ? `#${path}` : ''}`,
     },
   ];
-  if (!res.source?.file) return { logicalLocations: logical };
+  const line = res.source?.line;
+  const file = res.source?.file;
+  if (!file) return { logicalLocations: logical };
+  // path.relative per result is a tenth of the rendering time; files are few
+  let uri = uris.get(file);
+  if (uri === undefined) {
+    uri = fileUri(file);
+    uris.set(file, uri);
+  }
   return {
     physicalLocation: {
-      artifactLocation: { uri: fileUri(res.source.file) },
-      ...(res.source.line ? { region: { startLine: res.source.line } } : {}),
+      artifactLocation: { uri },
+      ...(line ? { region: { startLine: line } } : {}),
     },
     logicalLocations: logical,
   };
