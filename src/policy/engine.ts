@@ -86,13 +86,10 @@ export function parsePssSpec(spec: string): { level: PssLevel; version: number }
 export class PolicyEngine {
   readonly active: ActiveCheck[];
   readonly pssVersion: number;
-  private readonly byKind = new Map<string, ActiveCheck[]>();
+  /** per kind, the indices into `active` of the object-scope checks for it */
+  private readonly byKind = new Map<string, number[]>();
   private readonly clusterChecks: ActiveCheck[];
   private readonly cfg: PolicyConfig;
-  private refCache = new WeakMap<
-    K8sObject,
-    { base: ResourceRef; byContainer: Map<string, ResourceRef> | undefined }
-  >();
 
   constructor(cfg: PolicyConfig = {}, checks: readonly Check[] = BUILTIN_CHECKS) {
     this.cfg = cfg;
@@ -104,14 +101,14 @@ export class PolicyEngine {
       ids.add(c.id);
     }
     this.active = resolveChecks(all, cfg, this.pssVersion);
-    for (const a of this.active) {
-      if (a.check.scope !== 'object') continue;
+    this.active.forEach((a, i) => {
+      if (a.check.scope !== 'object') return;
       for (const k of a.check.kinds) {
         const list = this.byKind.get(k);
-        if (list) list.push(a);
-        else this.byKind.set(k, [a]);
+        if (list) list.push(i);
+        else this.byKind.set(k, [i]);
       }
-    }
+    });
     this.clusterChecks = this.active.filter((a) => a.check.scope === 'cluster');
   }
 
@@ -144,6 +141,7 @@ export class PolicyEngine {
       expiredExemptions: this.expiredExemptions(),
       errors: [],
     };
+    const run = newRun(this.active.length, inventory, undefined);
     const clusterKinds = new Set(
       this.clusterChecks.flatMap((a) => [
         ...a.check.kinds,
@@ -159,8 +157,9 @@ export class PolicyEngine {
       }
       out.evaluated[kind] = (out.evaluated[kind] ?? 0) + 1;
       if (!list) continue;
-      for (const a of list) this.runObjectCheck(a, object, source, inventory, undefined, out);
+      for (const i of list) this.runObjectCheck(i, object, source, run, out);
     }
+    setApplicable(run, this.active, out);
     for (const a of this.clusterChecks) {
       out.applicable[a.check.id] = a.check.kinds.reduce((n, k) => n + inventory.byKind(k).length, 0);
       const ctx: CheckContext = { params: a.params, pssVersion: this.pssVersion, inventory };
@@ -177,7 +176,7 @@ export class PolicyEngine {
       }
       for (const v of violations) {
         const target = v.resource ?? { kind: 'Cluster', metadata: { name: this.cfg.cluster ?? 'cluster' } };
-        this.record(a, target, sourceOf.get(target) ?? {}, v, out);
+        this.record(a, target, sourceOf.get(target) ?? {}, v, run, out);
       }
     }
     return out;
@@ -206,21 +205,35 @@ export class PolicyEngine {
       return out;
     }
     out.evaluated[object.kind ?? ''] = 1;
-    for (const a of list) this.runObjectCheck(a, object, {}, inventory, facts, out);
+    const run = newRun(this.active.length, inventory, facts);
+    for (const i of list) this.runObjectCheck(i, object, {}, run, out);
+    setApplicable(run, this.active, out);
     return out;
   }
 
   private runObjectCheck(
-    a: ActiveCheck,
+    i: number,
     object: K8sObject,
     source: SourcedObject['source'],
-    inventory: Inventory,
-    admission: AdmissionFacts | undefined,
+    run: Run,
     out: Assessment,
   ): void {
+    const a = this.active[i] as ActiveCheck;
     if (namespaceExcluded(a.params, object)) return;
-    out.applicable[a.check.id] = (out.applicable[a.check.id] ?? 0) + 1;
-    const ctx: CheckContext = { params: a.params, pssVersion: this.pssVersion, inventory, admission };
+    const n = run.applicable[i] ?? 0;
+    if (n === 0) run.order.push(i);
+    run.applicable[i] = n + 1;
+    // one context per check and run: checks are pure and do not keep it
+    let ctx = run.ctx[i];
+    if (!ctx) {
+      ctx = {
+        params: a.params,
+        pssVersion: this.pssVersion,
+        inventory: run.inventory,
+        admission: run.admission,
+      };
+      run.ctx[i] = ctx;
+    }
     let violations: Violation[];
     try {
       violations = (a.check as ObjectCheck).evaluate(object, ctx);
@@ -232,7 +245,7 @@ export class PolicyEngine {
       });
       return;
     }
-    for (const v of violations) this.record(a, v.resource ?? object, source, v, out);
+    for (const v of violations) this.record(a, v.resource ?? object, source, v, run, out);
   }
 
   private record(
@@ -240,14 +253,15 @@ export class PolicyEngine {
     object: K8sObject,
     source: SourcedObject['source'],
     v: Violation,
+    run: Run,
     out: Assessment,
   ) {
     // one ResourceRef per object and one per container, shared by their results: fewer objects to
     // allocate, and renderers serialize each ref once
-    let refs = this.refCache.get(object);
+    let refs = run.refs.get(object);
     if (!refs) {
       refs = { base: resourceRef(object, source, this.cfg.cluster), byContainer: undefined };
-      this.refCache.set(object, refs);
+      run.refs.set(object, refs);
     }
     let resource = refs.base;
     if (v.container) {
@@ -287,6 +301,35 @@ export class PolicyEngine {
       (e) => e.expires !== undefined && Date.parse(e.expires) < now.getTime(),
     );
   }
+}
+
+/** State of one assess or review call. */
+interface Run {
+  inventory: Inventory;
+  admission: AdmissionFacts | undefined;
+  /** per active check (by index): objects evaluated, and the order checks were first counted in */
+  applicable: number[];
+  order: number[];
+  ctx: Array<CheckContext | undefined>;
+  /** the ResourceRefs of each object with results (a Map per run: a WeakMap costs the GC more) */
+  refs: Map<K8sObject, { base: ResourceRef; byContainer: Map<string, ResourceRef> | undefined }>;
+}
+
+function newRun(checks: number, inventory: Inventory, admission: AdmissionFacts | undefined): Run {
+  return {
+    inventory,
+    admission,
+    applicable: new Array<number>(checks).fill(0),
+    order: [],
+    ctx: new Array<CheckContext | undefined>(checks).fill(undefined),
+    refs: new Map(),
+  };
+}
+
+/** `applicable` counts into the assessment, keyed by check id in the order they were first counted. */
+function setApplicable(run: Run, active: readonly ActiveCheck[], out: Assessment): void {
+  for (const i of run.order)
+    out.applicable[(active[i] as ActiveCheck).check.id] = run.applicable[i] as number;
 }
 
 /** Runs one check on one object with its defaults merged with `params` (tests and the Gatekeeper mapping). */
