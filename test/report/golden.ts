@@ -13,7 +13,10 @@ export const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixt
 export interface MaskOptions {
   /** replace these strings (temp dirs) with <TMP> */
   paths?: readonly string[];
-  /** mask ISO timestamps, UUIDs and the database's age (real scans) */
+  /**
+   * mask ISO timestamps, UUIDs, the database's age and sha256 digests (real scans: images rebuilt on
+   * another machine or day have other layer and image digests for the same packages)
+   */
   volatile?: boolean;
   version?: string;
 }
@@ -27,7 +30,8 @@ export function mask(text: string, opts: MaskOptions = {}): string {
       .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?/g, '<TIME>')
       .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<UUID>')
       .replace(/"ageHours": -?[\d.]+/g, '"ageHours": <AGE>')
-      .replace(/Vulnerability DB: .* old/g, 'Vulnerability DB: <AGE> old');
+      .replace(/Vulnerability DB: .* old/g, 'Vulnerability DB: <AGE> old')
+      .replace(/[0-9a-f]{64}/g, '<DIGEST>');
   }
   return out;
 }
