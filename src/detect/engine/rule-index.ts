@@ -16,6 +16,7 @@ export interface IndexedRule {
   stages: Set<string> | null;
   users: Set<string> | null;
   namespaces: Set<string> | null;
+  codes: Set<number> | null;
   /** times the CEL condition ran: the index's test counts these */
   evaluations: number;
   matches: number;
@@ -48,6 +49,7 @@ export class RuleIndex {
         stages: m.stages ? setOf(m.stages) : DEFAULT_STAGES,
         users: setOf(m.users),
         namespaces: setOf(m.namespaces),
+        codes: m.codes ? new Set(m.codes) : null,
         evaluations: 0,
         matches: 0,
         suppressed: 0,
@@ -104,5 +106,6 @@ export function prefilter(ir: IndexedRule, e: AuditEvent): boolean {
   if (ir.apiGroups !== null && !ir.apiGroups.has(ref?.apiGroup ?? '')) return false;
   if (ir.users !== null && !ir.users.has(e.user?.username ?? '')) return false;
   if (ir.namespaces !== null && !ir.namespaces.has(ref?.namespace ?? '')) return false;
+  if (ir.codes !== null && !ir.codes.has(e.responseStatus?.code ?? 0)) return false;
   return true;
 }

@@ -42,6 +42,7 @@ const MATCH_KEYS = [
   'stages',
   'users',
   'namespaces',
+  'codes',
 ] as const;
 const STAGES = new Set(['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic', '*']);
 const AGG_TYPES: readonly AggregationType[] = ['count', 'distinct', 'first-seen'];
@@ -83,7 +84,11 @@ export function parseRuleFile(text: string, file: string): { file: RuleFile; err
     n?.range ? lc.linePos(n.range[0]).line : fallback;
   if (doc.errors.length > 0) {
     for (const e of doc.errors)
-      errors.push({ file, line: e.linePos?.[0].line ?? 1, message: e.message.split('\n')[0] ?? e.message });
+      errors.push({
+        file,
+        line: lc.linePos(e.pos[0]).line,
+        message: e.message.split('\n')[0] ?? e.message,
+      });
     return { file: out, errors };
   }
   const root = doc.contents;
@@ -303,7 +308,14 @@ function matchSpec(n: Node): RuleMatch {
       const bad = list.find((s) => !STAGES.has(s));
       if (bad) throw new FieldError(`match.stages: "${bad}" is not an audit stage`, p.value as Node);
     }
-    out[k as (typeof MATCH_KEYS)[number]] = list;
+    if (k === 'codes') {
+      const codes = list.map(Number);
+      if (codes.some((c) => !Number.isInteger(c) || c < 100 || c > 599))
+        throw new FieldError('match.codes must be HTTP status codes', p.value as Node);
+      out.codes = codes;
+      continue;
+    }
+    out[k as Exclude<(typeof MATCH_KEYS)[number], 'codes'>] = list;
   }
   return out;
 }

@@ -12,6 +12,8 @@ export interface RuleMatch {
   stages?: string[];
   users?: string[];
   namespaces?: string[];
+  /** responseStatus.code values, e.g. [401, 403] */
+  codes?: number[];
 }
 
 export type AggregationType = 'count' | 'distinct' | 'first-seen';
