@@ -15,7 +15,7 @@ import { parseRuleFile } from '../../src/detect/rules/parse.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/detect');
 const ALLOWLISTS = join(FIX, 'falco-allowlists.yaml');
-const loaded = loadDefaultRules([ALLOWLISTS, join(FIX, 'image-allowlist.yaml')]);
+const loaded = loadDefaultRules([ALLOWLISTS, join(FIX, 'rule-test-lists.yaml')]);
 // Falco's stock setup: its allowlists, and no image allowlist (Create Disallowed Pod is off there)
 const falcoLike = loadDefaultRules([ALLOWLISTS]);
 

@@ -22,8 +22,24 @@ export function detectionEnvironment(): Environment {
   fn(e, 'imageRepository(string): string', (s: string) => imageRepository(s));
   fn(e, 'imageName(string): string', (s: string) => imageName(s));
   fn(e, 'pathMatches(string, list<string>): bool', (p: string, pats: string[]) => pathMatches(p, pats));
+  fn(e, 'ipInList(string, list<string>): bool', (ip: string, list: string[]) => addressSet(list).has(ip));
   env = e;
   return e;
+}
+
+/**
+ * Address lists (threat intelligence: proxy and Tor exits) can hold thousands of entries and are checked
+ * on every event, so each list is turned into a Set once. Lists are the same array for the detector's
+ * life (`data` is converted once), which makes the array a sound cache key.
+ */
+const addressSets = new WeakMap<readonly string[], Set<string>>();
+function addressSet(list: readonly string[]): Set<string> {
+  let s = addressSets.get(list);
+  if (!s) {
+    s = new Set(list);
+    addressSets.set(list, s);
+  }
+  return s;
 }
 
 const EMPTY: Record<string, CelValue> = Object.freeze(Object.create(null));

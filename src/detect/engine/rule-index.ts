@@ -17,6 +17,7 @@ export interface IndexedRule {
   users: Set<string> | null;
   namespaces: Set<string> | null;
   codes: Set<number> | null;
+  userAgents: string[] | null;
   /** times the CEL condition ran: the index's test counts these */
   evaluations: number;
   matches: number;
@@ -50,6 +51,7 @@ export class RuleIndex {
         users: setOf(m.users),
         namespaces: setOf(m.namespaces),
         codes: m.codes ? new Set(m.codes) : null,
+        userAgents: m.userAgents ?? null,
         evaluations: 0,
         matches: 0,
         suppressed: 0,
@@ -107,5 +109,9 @@ export function prefilter(ir: IndexedRule, e: AuditEvent): boolean {
   if (ir.users !== null && !ir.users.has(e.user?.username ?? '')) return false;
   if (ir.namespaces !== null && !ir.namespaces.has(ref?.namespace ?? '')) return false;
   if (ir.codes !== null && !ir.codes.has(e.responseStatus?.code ?? 0)) return false;
+  if (ir.userAgents !== null) {
+    const ua = (e.userAgent ?? '').toLowerCase();
+    if (!ir.userAgents.some((s) => ua.includes(s))) return false;
+  }
   return true;
 }

@@ -43,6 +43,7 @@ const MATCH_KEYS = [
   'users',
   'namespaces',
   'codes',
+  'userAgents',
 ] as const;
 const STAGES = new Set(['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic', '*']);
 const AGG_TYPES: readonly AggregationType[] = ['count', 'distinct', 'first-seen'];
@@ -315,7 +316,8 @@ function matchSpec(n: Node): RuleMatch {
       out.codes = codes;
       continue;
     }
-    out[k as Exclude<(typeof MATCH_KEYS)[number], 'codes'>] = list;
+    out[k as Exclude<(typeof MATCH_KEYS)[number], 'codes'>] =
+      k === 'userAgents' ? list.map((u) => u.toLowerCase()) : list;
   }
   return out;
 }

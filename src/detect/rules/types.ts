@@ -14,6 +14,8 @@ export interface RuleMatch {
   namespaces?: string[];
   /** responseStatus.code values, e.g. [401, 403] */
   codes?: number[];
+  /** case-insensitive substrings of the user agent */
+  userAgents?: string[];
 }
 
 export type AggregationType = 'count' | 'distinct' | 'first-seen';
