@@ -1,7 +1,8 @@
 /**
  * The shipped rule pack against events: every rule's own positive and negative fixtures, and Falco's
- * regression trace files, where each Falco security rule the index expects must have an alert of ours
- * naming it (same number of events, counted after dedup) and files expecting none raise none.
+ * regression trace files (with Falco's stock allowlists and the optional activity pack), where each Falco
+ * rule the index expects must have an alert of ours naming it (same number of events, counted after dedup)
+ * and files expecting none raise none.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -15,9 +16,9 @@ import { parseRuleFile } from '../../src/detect/rules/parse.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/detect');
 const ALLOWLISTS = join(FIX, 'falco-allowlists.yaml');
-const loaded = loadDefaultRules([ALLOWLISTS, join(FIX, 'rule-test-lists.yaml')]);
+const loaded = loadDefaultRules([ALLOWLISTS, join(FIX, 'rule-test-lists.yaml')], true);
 // Falco's stock setup: its allowlists, and no image allowlist (Create Disallowed Pod is off there)
-const falcoLike = loadDefaultRules([ALLOWLISTS]);
+const falcoLike = loadDefaultRules([ALLOWLISTS], true);
 
 function readEvents(file: string): AuditEvent[] {
   const out: AuditEvent[] = [];
@@ -43,8 +44,13 @@ const shipped = ruleFilesIn([DEFAULT_RULES_DIR]).flatMap(
 describe('shipped rule pack', () => {
   test('loads without errors; only allowlist rules wait for their lists', () => {
     assert.deepEqual(loaded.errors, []);
-    const bare = loadDefaultRules();
+    const bare = loadDefaultRules([], true);
     assert.deepEqual(bare.errors, []);
+    // the activity pack is informational: only loaded when asked for
+    const byDefault = loadDefaultRules();
+    assert.ok(byDefault.rules.length > 0);
+    assert.ok(byDefault.rules.every((r) => !r.spec.pos.file.endsWith('k8s-activity.yaml')));
+    assert.ok(bare.rules.some((r) => r.spec.pos.file.endsWith('k8s-activity.yaml')));
     const waiting = bare.skipped.map((s) => s.rule).sort();
     const requiring = shipped
       .filter((r) => r.requires.length > 0 && r.enabled)
@@ -63,6 +69,12 @@ describe('shipped rule pack', () => {
       assert.match(r.mitre.technique, /^T\d{4}(\.\d{3})?$/, r.id);
       assert.ok(r.remediation.length > 20, r.id);
     }
+  });
+
+  test('every fixture folder belongs to a shipped rule', () => {
+    const ids = new Set(shipped.map((r) => r.id));
+    for (const dir of readdirSync(join(FIX, 'rules')))
+      assert.ok(ids.has(dir), `fixtures for unknown rule ${dir}`);
   });
 
   for (const rule of shipped) {
@@ -106,15 +118,13 @@ interface FixtureIndex {
 
 describe('Falco k8saudit regression fixtures', () => {
   const index = JSON.parse(readFileSync(join(FIX, 'falco-events/index.json'), 'utf8')) as FixtureIndex;
-  // Falco's activity rules (K8s <Kind> Created/Deleted, K8s Secret Get ...) are informational: an optional pack
-  const isActivity = (name: string) => name.startsWith('K8s ');
   const ours = new Set(shipped.flatMap((r) => r.falco));
 
-  test('every Falco security rule the fixtures expect maps to one of ours', () => {
+  test('every Falco rule the fixtures expect maps to one of ours (activity rules in the optional pack)', () => {
     const expected = new Set(
       Object.values(index.fixtures).flatMap((f) => Object.keys(f.expected_stock_rules)),
     );
-    for (const name of expected) if (!isActivity(name)) assert.ok(ours.has(name), name);
+    for (const name of expected) assert.ok(ours.has(name), name);
   });
 
   for (const [file, spec] of Object.entries(index.fixtures)) {
@@ -122,10 +132,7 @@ describe('Falco k8saudit regression fixtures', () => {
       const alerts = run(readEvents(join(FIX, 'falco-events', file)), falcoLike);
       const got: Record<string, number> = {};
       for (const a of alerts) for (const f of a.falco) got[f] = (got[f] ?? 0) + a.count;
-      const want = Object.fromEntries(
-        Object.entries(spec.expected_stock_rules).filter(([k]) => !isActivity(k)),
-      );
-      assert.deepEqual(got, want);
+      assert.deepEqual(got, spec.expected_stock_rules);
       if (spec.expect_no_alert_stock_rules) assert.deepEqual(alerts, []);
     });
   }
