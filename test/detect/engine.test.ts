@@ -292,6 +292,16 @@ describe('dedup', () => {
     assert.match(a.id, /^[0-9a-f]{16}$/);
   });
 
+  test('aggregation keys are bounded', () => {
+    const r = load([
+      'p.yaml',
+      `rules:${RULE('burst', '\n    aggregation: { type: count, by: [event.user.username], threshold: 5, window: 60s }')}`,
+    ]);
+    const d = createDetector(r, { maxAggregationKeys: 3 });
+    for (let i = 0; i < 50; i++) d.process(at(nsEv, i, { user: { username: `u${i}` } }));
+    assert.equal(d.stats().rules.burst?.keys, 3);
+  });
+
   test('open alerts are bounded: the oldest closes early', () => {
     const d = createDetector(load(['p.yaml', pack]), { maxOpenAlerts: 2 });
     for (let i = 0; i < 5; i++) d.process(at(nsEv, i, { user: { username: `u${i}` } }));

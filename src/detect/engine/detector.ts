@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { errorMessage } from '../../errors.js';
+import { log } from '../../log.js';
 import { fromCel, toCel } from '../../policy/cel/values.js';
 import type { Alert } from '../alert.js';
 import type { AuditEvent } from '../event.js';
@@ -35,6 +37,8 @@ export interface RuleStats {
   matches: number;
   suppressed: number;
   errors: number;
+  /** aggregation keys held (bounded by maxAggregationKeys) */
+  keys: number;
 }
 
 export interface DetectorStats {
@@ -212,9 +216,10 @@ export function createDetector(
           ir.suppressed++;
           continue;
         }
-      } catch {
-        // a condition that errors (a missing field it did not guard with has()) does not match, as in Falco
-        ir.errors++;
+      } catch (err) {
+        // a condition that errors (a missing field it did not guard with has()) does not match, as in
+        // Falco; the first error of each rule is logged so a rule that never works can be found
+        if (ir.errors++ === 0) evalFailed(rule.spec.id, e, err);
         continue;
       }
       ir.matches++;
@@ -232,8 +237,8 @@ export function createDetector(
           aggKey = rule.by.map((p) => keyString(p.evaluate(v))).join('\u001f');
           const value = rule.field ? keyString(rule.field.evaluate(v)) : undefined;
           hit = agg.add(aggKey, time, e.auditID, value);
-        } catch {
-          ir.errors++;
+        } catch (err) {
+          if (ir.errors++ === 0) evalFailed(rule.spec.id, e, err);
           continue;
         }
         if (!hit) continue;
@@ -268,6 +273,7 @@ export function createDetector(
           matches: ir.matches,
           suppressed: ir.suppressed,
           errors: ir.errors,
+          keys: aggregators.get(ir)?.size ?? 0,
         };
       }
       return {
@@ -280,6 +286,13 @@ export function createDetector(
       };
     },
   };
+}
+
+function evalFailed(rule: string, e: AuditEvent, err: unknown): void {
+  log.debug(
+    { rule, auditID: e.auditID, reason: errorMessage(err).split('\n')[0] },
+    'detection rule could not be evaluated',
+  );
 }
 
 /** Milliseconds of the event's own time: when the stage was reached, else when the request arrived. */
