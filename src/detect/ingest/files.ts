@@ -139,13 +139,10 @@ async function* readFileBatches(
       if (reader.out.length > 0) yield reader.take();
     }
   } catch (e) {
-    // a truncated or corrupt .gz ends that file; what was read so far stands
-    recordMalformed(
-      decoder.stats,
-      `unreadable ${gzip ? 'gzip ' : ''}data: ${(e as Error).message}`,
-      file,
-      reader.line,
-    );
+    // a truncated or corrupt .gz ends that file: what was read so far stands, the cut line is dropped
+    const reason = `unreadable ${gzip ? 'gzip ' : ''}data: ${(e as Error).message}`;
+    recordMalformed(decoder.stats, reason, file, reader.line + 1);
+    reader.reset();
   } finally {
     stream.destroy();
   }

@@ -39,6 +39,7 @@ export async function* followAuditFile(
   let pos = 0;
   let reader = new ChunkDecoder(decoder, file, options);
   let first = true;
+  let rotated = false;
   try {
     while (!signal?.aborted) {
       if (fh === undefined) {
@@ -63,14 +64,20 @@ export async function* followAuditFile(
         if (reader.out.length > 0) yield reader.take();
         if (signal?.aborted) return;
       }
-      const now = await stat(file).catch(() => undefined);
-      if (now === undefined || now.ino !== ino) {
-        // rotated: the old file is complete (its last line may lack a newline), the new one starts fresh
+      if (rotated) {
+        // the old file is complete (its last line may lack a newline); the new one starts fresh
+        rotated = false;
         reader.end();
         if (reader.out.length > 0) yield reader.take();
         await fh.close();
         fh = undefined;
         reader = new ChunkDecoder(decoder, file, options);
+        continue;
+      }
+      const now = await stat(file).catch(() => undefined);
+      if (now === undefined || now.ino !== ino) {
+        // rotated: drain the old inode once more (the writer may have written after our last read)
+        rotated = true;
         if (now === undefined && !(await pause(pollMs, signal))) return;
         continue;
       }
