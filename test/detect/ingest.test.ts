@@ -11,6 +11,7 @@ import {
   newIngestStats,
   readAuditBatches,
   readAuditEvents,
+  splitConcatenated,
 } from '../../src/detect/ingest/index.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'audit');
@@ -135,6 +136,7 @@ describe('cloud exports', () => {
     { file: 'eks-cloudwatch.jsonl', format: 'eks-cloudwatch', cluster: 'prod-east', skipped: 0 },
     { file: 'eks-subscription.jsonl', format: 'eks-subscription', cluster: 'prod-east', skipped: 1 },
     { file: 'eks-lambda.jsonl', format: 'eks-subscription', cluster: 'prod-east', skipped: 1 },
+    { file: 'eks-firehose-s3.gz', format: 'eks-subscription', cluster: 'prod-east', skipped: 1 },
     { file: 'eks-s3-export.log.gz', format: 'eks-s3-export', cluster: undefined, skipped: 0 },
     { file: 'aks-eventhub.jsonl', format: 'aks', cluster: 'prod-east', skipped: 1 },
     { file: 'aks-storage.jsonl', format: 'aks', cluster: 'prod-east', skipped: 0 },
@@ -191,6 +193,12 @@ describe('cloud exports', () => {
     const { events } = await collect(join(CLOUD, 'gke-pubsub-push.json'));
     assert.equal(events.length, 1);
     assert.equal(events[0]!.auditID, (JSON.parse(first) as { operation: { id: string } }).operation.id);
+  });
+
+  it('back-to-back JSON objects split only at top level', () => {
+    assert.deepEqual(splitConcatenated('{"a":"}{"}{"b":[{}]}'), ['{"a":"}{"}', '{"b":[{}]}']);
+    assert.equal(splitConcatenated('{"a":1}'), undefined);
+    assert.equal(splitConcatenated('{"a":1} x {"b":2}'), undefined);
   });
 
   it('cluster names come out of EKS log groups and AKS resource ids', () => {

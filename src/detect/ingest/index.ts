@@ -20,7 +20,7 @@ export {
 } from './files.js';
 export { type FollowOptions, followAuditFile } from './follow.js';
 export { DEFAULT_MAX_LINE_BYTES, LineSplitter } from './lines.js';
-export { AuditDecoder, type DecodeOptions, type RecordContext } from './normalize.js';
+export { AuditDecoder, type DecodeOptions, type RecordContext, splitConcatenated } from './normalize.js';
 export {
   DEFAULT_SAMPLE_LIMIT,
   type IngestStats,

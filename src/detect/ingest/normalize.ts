@@ -66,7 +66,20 @@ export class AuditDecoder {
     try {
       value = JSON.parse(start === 0 ? text : text.slice(start));
     } catch (e) {
-      recordMalformed(this.stats, `invalid JSON: ${(e as Error).message}`, file, line, text);
+      const parts = format === 'k8s' ? splitConcatenated(text, start) : undefined;
+      if (parts === undefined) {
+        recordMalformed(this.stats, `invalid JSON: ${(e as Error).message}`, file, line, text);
+        return;
+      }
+      // Kinesis Data Firehose writes records back to back with no separator: `{...}{...}`
+      const ctx = { file, line, cluster: this.cluster, format };
+      for (const part of parts) {
+        try {
+          this.decodeValue(JSON.parse(part), ctx, out);
+        } catch (e2) {
+          recordMalformed(this.stats, `invalid JSON: ${(e2 as Error).message}`, file, line, part);
+        }
+      }
       return;
     }
     this.decodeValue(value, { file, line, cluster: this.cluster, format }, out);
@@ -205,4 +218,33 @@ function upgrade(o: Json, apiVersion: unknown): void {
       }
     }
   }
+}
+
+/**
+ * Top-level JSON objects written back to back (`{..}{..}`), found by tracking strings and depth; only
+ * tried after JSON.parse failed. undefined when the text is not such a sequence of two or more.
+ */
+export function splitConcatenated(text: string, start = 0): string[] | undefined {
+  const parts: string[] = [];
+  let depth = 0;
+  let inString = false;
+  let begin = -1;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash escapes the next char
+      else if (c === 34) inString = false;
+    } else if (c === 34) {
+      inString = true;
+    } else if (c === 123 || c === 91) {
+      if (depth++ === 0) begin = i;
+    } else if (c === 125 || c === 93) {
+      if (--depth === 0) parts.push(text.slice(begin, i + 1));
+      else if (depth < 0) return undefined;
+    } else if (depth === 0 && c > 32) {
+      return undefined;
+    }
+  }
+  return depth === 0 && parts.length > 1 ? parts : undefined;
 }
