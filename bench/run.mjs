@@ -8,7 +8,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['scan-cold', 'scan-warm', 'scan-memory', 'db-import', 'lang-analyze', 'posture', 'webhook'];
+const BENCHES = [
+  'scan-cold',
+  'scan-warm',
+  'scan-memory',
+  'db-import',
+  'lang-analyze',
+  'posture',
+  'webhook',
+  'audit-detect',
+];
 const picked = process.argv.length > 2 ? BENCHES.filter((b) => process.argv.slice(2).includes(b)) : BENCHES;
 const results = join(tmpdir(), `moat-bench-results-${process.pid}.jsonl`);
 rmSync(results, { force: true });
