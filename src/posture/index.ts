@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { MoatError } from '../errors.js';
 import type { Severity } from '../model/severity.js';
 import { type PolicyConfig, PolicyEngine } from '../policy/engine.js';
 import type { Check, SourcedObject } from '../policy/types.js';
@@ -29,9 +27,6 @@ export async function loadCustomChecks(
   files: readonly string[],
 ): Promise<{ checks: Check[]; errors: PostureReport['errors']; warnings: string[] }> {
   if (files.length === 0) return { checks: [], errors: [], warnings: [] };
-  for (const f of files) {
-    if (!existsSync(f)) throw new MoatError('NOT_FOUND', `policy ${f}: no such file or directory`);
-  }
   const { loadManifests } = await import('./manifests.js');
   const { compileValidatingAdmissionPolicies } = await import('../policy/cel/vap.js');
   const load = await loadManifests([...files]);
@@ -73,11 +68,6 @@ export async function assessPosture(opts: PostureOptions = {}): Promise<PostureR
   const warnings = [...custom.warnings];
   let cluster: string | undefined;
   if (opts.inputs && opts.inputs.length > 0) {
-    // a path the user typed that does not exist is an input error, not a finding about the manifests
-    for (const input of opts.inputs) {
-      if (input !== '-' && !existsSync(input))
-        throw new MoatError('NOT_FOUND', `manifests ${input}: no such file or directory`);
-    }
     const { loadManifests } = await import('./manifests.js');
     const load = await loadManifests(opts.inputs, { stdin: opts.stdin });
     objects = load.objects;

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { Severity } from '../model/severity.js';
 import type { ResourceRef } from '../policy/types.js';
 import type { PostureReport, Recommendation } from '../posture/report.js';
+import { BAND_SCORE, LEVEL } from './sarif.js';
 import { textTable } from './text-table.js';
 
 /**
@@ -125,22 +126,6 @@ function recommendationBlock(rec: Recommendation, width: number, names: Map<Reso
   const table = textTable(cols, hasWhere ? rows : rows.map((x) => x.slice(0, 2)), width);
   return `${head}\n${table}Remediation: ${rec.remediation}\n`;
 }
-
-const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
-  CRITICAL: 'error',
-  HIGH: 'error',
-  MEDIUM: 'warning',
-  LOW: 'note',
-  UNKNOWN: 'note',
-};
-
-const BAND_SCORE: Record<Severity, number> = {
-  CRITICAL: 9.5,
-  HIGH: 8.0,
-  MEDIUM: 5.5,
-  LOW: 2.0,
-  UNKNOWN: 0.0,
-};
 
 function fileUri(file: string): string {
   if (file === '-' || file === '<stdin>') return 'stdin';

@@ -11,7 +11,7 @@ import type { Severity } from '../model/severity.js';
  * Suppressed findings are results with an accepted external `suppressions` entry (SARIF 3.35), which
  * code-scanning UIs show as dismissed, with the ignore rule's reason or the VEX justification.
  */
-const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
+export const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
   CRITICAL: 'error',
   HIGH: 'error',
   MEDIUM: 'warning',
@@ -20,7 +20,7 @@ const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
 };
 
 /** Representative scores when a finding has no CVSS score of its own (GitHub's bands). */
-const BAND_SCORE: Record<Severity, number> = {
+export const BAND_SCORE: Record<Severity, number> = {
   CRITICAL: 9.5,
   HIGH: 8.0,
   MEDIUM: 5.5,
