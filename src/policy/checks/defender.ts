@@ -1,4 +1,5 @@
 import { MoatError } from '../../errors.js';
+import { lookup, namespaceOf } from '../inventory.js';
 import {
   type ContainerRef,
   containersOf,
@@ -10,7 +11,6 @@ import {
 } from '../k8s.js';
 import { parseQuantity } from '../quantity.js';
 import type { CheckContext, K8sObject, ObjectCheck, Violation } from '../types.js';
-import { lookup, namespaceOf } from './cis/meta.js';
 import { DEFENDER_RECOMMENDATIONS, type DefenderRecommendation } from './defender/recommendations.js';
 import {
   checkedContainers,
