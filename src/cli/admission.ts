@@ -4,8 +4,7 @@ import { Command } from 'commander';
 import { errorMessage, MoatError } from '../errors.js';
 import type { PolicyConfig } from '../policy/engine.js';
 import { type CommandContext, commandContext } from './context.js';
-import { addOptions, type OptionName } from './options.js';
-import { POLICY_OPTIONS, policySettings } from './policy.js';
+import { addOptions, type OptionName, POLICY_OPTIONS } from './options.js';
 
 const SERVE_OPTIONS = [
   ...POLICY_OPTIONS,
@@ -33,6 +32,7 @@ const INSTALL_OPTIONS = [
 
 /** The engine `serve` runs: the policy options plus compiled custom policies (compile errors stop the start). */
 async function policyEngine(ctx: CommandContext) {
+  const { policySettings } = await import('./policy.js');
   const { config, policyFiles } = policySettings(ctx);
   const [{ PolicyEngine }, { loadCustomChecks }] = await Promise.all([
     import('../policy/engine.js'),
@@ -132,6 +132,7 @@ async function policyBundle(
       throw new MoatError('USAGE', `${f}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`);
     }
   };
+  const { policySettings } = await import('./policy.js');
   const { policyFiles } = policySettings(ctx);
   const configFile =
     ctx.get<string | undefined>('policy-config') ??

@@ -373,6 +373,18 @@ export const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
+/**
+ * Options of the commands that run the policy engine (posture, admission serve).
+ * (here, not in policy.ts, so that defining those commands loads no policy code at start-up)
+ */
+export const POLICY_OPTIONS = [
+  'checks',
+  'pss',
+  'policy-config',
+  'exemptions',
+  'policy',
+] as const satisfies readonly OptionName[];
+
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = [
   'format',

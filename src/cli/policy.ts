@@ -6,16 +6,6 @@ import { type PolicyConfig, parsePssSpec } from '../policy/engine.js';
 import { type Exemption, loadExemptions, parseExemptions } from '../policy/exemptions.js';
 import { type CheckConfig, EFFECTS, type Effect } from '../policy/types.js';
 import type { CommandContext } from './context.js';
-import type { OptionName } from './options.js';
-
-/** Options of the commands that run the policy engine (posture, admission serve). */
-export const POLICY_OPTIONS = [
-  'checks',
-  'pss',
-  'policy-config',
-  'exemptions',
-  'policy',
-] as const satisfies readonly OptionName[];
 
 const DEFAULT_POLICY_CONFIG = 'moat-policy.yaml';
 const DEFAULT_EXEMPTIONS = '.moat-exemptions.yaml';

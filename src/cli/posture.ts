@@ -3,8 +3,7 @@ import { MoatError } from '../errors.js';
 import type { Severity } from '../model/severity.js';
 import { commandContext, setExitCode } from './context.js';
 import type { OptionName } from './options.js';
-import { addOptions } from './options.js';
-import { POLICY_OPTIONS, policySettings } from './policy.js';
+import { addOptions, POLICY_OPTIONS } from './options.js';
 
 const POSTURE_OPTIONS = [
   ...POLICY_OPTIONS,
@@ -36,6 +35,8 @@ export function postureCommand(): Command {
         '--cluster assesses the kubeconfig cluster: give either --cluster or manifest paths',
       );
     }
+    // the policy code (checks, YAML) loads only when a policy command runs, never at start-up
+    const { policySettings } = await import('./policy.js');
     const { config, policyFiles } = policySettings(ctx);
     const { assessPosture } = await import('../posture/index.js');
     const report = await assessPosture({
