@@ -59,6 +59,7 @@ const OID = {
   subjectKeyId: '2.5.29.14',
   authorityKeyId: '2.5.29.35',
   serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
 } as const;
 
 // KeyUsage bits (RFC 5280 §4.2.1.3)
@@ -189,6 +190,34 @@ export function issueServerCertificate(
       extension(OID.keyUsage, true, namedBits([DIGITAL_SIGNATURE])),
       extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth))),
       extension(OID.subjectAltName, false, san),
+      extension(OID.subjectKeyId, false, octetString(keyId(spki))),
+      extension(OID.authorityKeyId, false, sequence(implicitPrimitive(0, ca.keyId))),
+    ],
+  });
+  return { cert, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+}
+
+/**
+ * A TLS client certificate for `commonName` (its subject CN, which a server may check), signed by `ca`:
+ * how the API server authenticates to a webhook with `client-certificate-data` in its kubeconfig.
+ * extKeyUsage clientAuth is required: OpenSSL rejects a client certificate marked for serverAuth only.
+ */
+export function issueClientCertificate(
+  ca: CertificateAuthority,
+  commonName: string,
+  opts: CertOptions = {},
+): PemPair {
+  const { privateKey, spki } = newKey();
+  const cert = certificate({
+    subject: name(commonName),
+    issuer: ca.subject,
+    spki,
+    signer: ca.privateKey,
+    ...validity(opts),
+    extensions: [
+      extension(OID.basicConstraints, true, sequence()),
+      extension(OID.keyUsage, true, namedBits([DIGITAL_SIGNATURE])),
+      extension(OID.extKeyUsage, false, sequence(oid(OID.clientAuth))),
       extension(OID.subjectKeyId, false, octetString(keyId(spki))),
       extension(OID.authorityKeyId, false, sequence(implicitPrimitive(0, ca.keyId))),
     ],
