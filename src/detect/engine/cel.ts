@@ -1,6 +1,7 @@
 import type { Environment } from '@marcbachmann/cel-js';
 import { createCelEnvironment } from '../../policy/cel/environment.js';
 import { type CelValue, fn, isPlainMap } from '../../policy/cel/values.js';
+import { AddressMatcher, DomainMatcher } from '../lists.js';
 
 /**
  * The CEL environment of detection rules: the Kubernetes CEL libraries (as for admission policies) plus
@@ -22,24 +23,36 @@ export function detectionEnvironment(): Environment {
   fn(e, 'imageRepository(string): string', (s: string) => imageRepository(s));
   fn(e, 'imageName(string): string', (s: string) => imageName(s));
   fn(e, 'pathMatches(string, list<string>): bool', (p: string, pats: string[]) => pathMatches(p, pats));
-  fn(e, 'ipInList(string, list<string>): bool', (ip: string, list: string[]) => addressSet(list).has(ip));
+  fn(e, 'ipInList(string, list<string>): bool', (ip: string, list: string[]) =>
+    compiled(addressLists, list, AddressMatcher).has(ip),
+  );
+  fn(e, 'domainInList(string, list<string>): bool', (host: string, list: string[]) =>
+    compiled(domainLists, list, DomainMatcher).has(host),
+  );
   env = e;
   return e;
 }
 
 /**
- * Address lists (threat intelligence: proxy and Tor exits) can hold thousands of entries and are checked
- * on every event, so each list is turned into a Set once. Lists are the same array for the detector's
- * life (`data` is converted once), which makes the array a sound cache key.
+ * Address and domain lists (threat intelligence: proxies, Tor exits, bad domains) can hold thousands of
+ * entries and are checked on every event, so each list is compiled once (a set plus sorted ranges, see
+ * ../lists.ts). Lists are the same array for the detector's life (`data` is converted once), which makes
+ * the array a sound cache key; a list literal in a condition is compiled per evaluation.
  */
-const addressSets = new WeakMap<readonly string[], Set<string>>();
-function addressSet(list: readonly string[]): Set<string> {
-  let s = addressSets.get(list);
-  if (!s) {
-    s = new Set(list);
-    addressSets.set(list, s);
+const addressLists = new WeakMap<readonly string[], AddressMatcher>();
+const domainLists = new WeakMap<readonly string[], DomainMatcher>();
+
+function compiled<M>(
+  cache: WeakMap<readonly string[], M>,
+  list: readonly string[],
+  Make: new (entries: readonly string[]) => M,
+): M {
+  let m = cache.get(list);
+  if (!m) {
+    m = new Make(list);
+    cache.set(list, m);
   }
-  return s;
+  return m;
 }
 
 const EMPTY: Record<string, CelValue> = Object.freeze(Object.create(null));
