@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, isMoatError } from '../errors.js';
 import { MOAT_VERSION } from '../util/version.js';
 import { admissionCommand } from './admission.js';
+import { auditCommand } from './audit.js';
 import { takeExitCode } from './context.js';
 import { dbCommand } from './db.js';
 import { postureCommand } from './posture.js';
@@ -11,7 +12,7 @@ import { scanCommand } from './scan.js';
 export function buildProgram(): Command {
   const program = new Command('moat')
     .description(
-      'container security platform: scan images for vulnerable packages against OSV data, assess Kubernetes posture, admission control',
+      'container security platform: scan images for vulnerable packages against OSV data, assess Kubernetes posture, admission control, threat detection from audit logs',
     )
     .version(MOAT_VERSION, '-V, --version', 'print the version')
     .showSuggestionAfterError(true)
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(sbomCommand());
   program.addCommand(postureCommand());
   program.addCommand(admissionCommand());
+  program.addCommand(auditCommand());
   applyExitOverride(program);
   return program;
 }

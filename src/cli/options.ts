@@ -46,10 +46,11 @@ export const OPTIONS = {
     short: 'f',
     arg: '<format>',
     kind: 'string',
-    choices: FORMATS,
+    // jsonl is `moat audit scan`'s streaming format (one alert per line); the other commands reject it
+    choices: [...FORMATS, 'jsonl'],
     default: 'table',
     description:
-      'output format: table, json, sarif, junit, cyclonedx or spdx (`moat sbom`: cyclonedx (default) or spdx)',
+      'output format: table, json, sarif, junit, cyclonedx or spdx (`moat sbom`: cyclonedx (default) or spdx; `moat audit scan`: table, json or jsonl)',
   },
   output: {
     name: 'output',
@@ -109,7 +110,8 @@ export const OPTIONS = {
     short: 's',
     arg: '<list>',
     kind: 'severity-list',
-    description: 'only report these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN)',
+    description:
+      'only report these severities (comma-separated: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN; audit alerts have INFO instead of UNKNOWN)',
   },
   'only-fixed': {
     name: 'only-fixed',
@@ -121,7 +123,7 @@ export const OPTIONS = {
     name: 'fail-on',
     arg: '<severity>',
     kind: 'severity',
-    description: 'exit with code 1 when a finding at or above this severity remains after filters',
+    description: 'exit with code 1 when a finding (or alert) at or above this severity remains after filters',
   },
   'db-path': {
     name: 'db-path',
@@ -369,6 +371,47 @@ export const OPTIONS = {
     default: '5s',
     description: "how long the API server waits for the webhook's answer (1s to 30s)",
   },
+  // moat audit scan / rules (docs/detect/cli.md)
+  rules: {
+    name: 'rules',
+    arg: '<file>',
+    kind: 'list',
+    repeatable: true,
+    description:
+      'detection rule file or directory loaded after the shipped packs: exceptions, lists, enable/disable, extra rules (repeatable)',
+  },
+  activity: {
+    name: 'activity',
+    kind: 'boolean',
+    description: 'also load the informational activity pack (K8s <Kind> Created/Deleted, Secret Get)',
+  },
+  list: {
+    name: 'list',
+    arg: '<name=file>',
+    kind: 'list',
+    repeatable: true,
+    description:
+      "add the entries of FILE (one per line, # comments) to the rules' list NAME, e.g. proxy_ips=tor-exits.txt (repeatable)",
+  },
+  'cluster-name': {
+    name: 'cluster-name',
+    arg: '<name>',
+    kind: 'string',
+    description: 'cluster name for alerts whose events do not carry one (EKS, AKS and GKE exports do)',
+  },
+  'dedup-window': {
+    name: 'dedup-window',
+    arg: '<duration>',
+    kind: 'duration',
+    default: '10m',
+    description: 'matches of one rule on one resource by one user within this window make one alert',
+  },
+  follow: {
+    name: 'follow',
+    kind: 'boolean',
+    description:
+      'keep reading the file as it grows (and across rotation) until SIGINT/SIGTERM; alerts stream as they close',
+  },
 } as const satisfies Record<string, OptionDef>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -454,10 +497,16 @@ export function parseBytes(v: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-function parseSeverityArg(v: string): Severity {
+/**
+ * A vulnerability or posture severity, or INFO: alerts use Defender's scale, which has INFO where findings
+ * have UNKNOWN (src/detect/alert.ts). Each command reads the value on its own scale; INFO ranks below
+ * everything on the finding scale.
+ */
+function parseSeverityArg(v: string): Severity | 'INFO' {
   const s = parseSeverity(v);
-  if (!s) throw new InvalidArgumentError(`"${v}" is not a severity (CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN)`);
-  return s;
+  if (s) return s;
+  if (v.trim().toUpperCase() === 'INFO') return 'INFO';
+  throw new InvalidArgumentError(`"${v}" is not a severity (CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN, INFO)`);
 }
 
 function parseList(v: string): string[] {
