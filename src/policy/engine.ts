@@ -49,6 +49,14 @@ export interface Assessment {
   results: PolicyResult[];
   /** violations an exemption matched */
   exempted: PolicyResult[];
+  /**
+   * the objects that results and exempted violations are about, once each (a ResourceRef without the
+   * container), in the order of their first violation; `resultResources[i]` and `exemptedResources[i]`
+   * are the index here of `results[i]` and `exempted[i]`, so reports group by object without keys
+   */
+  resources: ResourceRef[];
+  resultResources: number[];
+  exemptedResources: number[];
   /** checks that ran */
   checks: ActiveCheck[];
   /** per check id: resources it evaluated (namespace exclusions applied), the denominator of the secure score */
@@ -134,6 +142,9 @@ export class PolicyEngine {
     const out: Assessment = {
       results: [],
       exempted: [],
+      resources: [],
+      resultResources: [],
+      exemptedResources: [],
       checks: this.active,
       applicable: {},
       evaluated: {},
@@ -192,6 +203,9 @@ export class PolicyEngine {
     const out: Assessment = {
       results: [],
       exempted: [],
+      resources: [],
+      resultResources: [],
+      exemptedResources: [],
       checks: this.active,
       applicable: {},
       evaluated: {},
@@ -260,7 +274,12 @@ export class PolicyEngine {
     // allocate, and renderers serialize each ref once
     let refs = run.refs.get(object);
     if (!refs) {
-      refs = { base: resourceRef(object, source, this.cfg.cluster), byContainer: undefined };
+      refs = {
+        base: resourceRef(object, source, this.cfg.cluster),
+        byContainer: undefined,
+        id: out.resources.length,
+      };
+      out.resources.push(refs.base);
       run.refs.set(object, refs);
     }
     let resource = refs.base;
@@ -288,11 +307,13 @@ export class PolicyEngine {
         if (matchExemption(ex, result, object, now)) {
           result.exemption = { reason: ex.reason, ...(ex.expires ? { expires: ex.expires } : {}) };
           out.exempted.push(result);
+          out.exemptedResources.push(refs.id);
           return;
         }
       }
     }
     out.results.push(result);
+    out.resultResources.push(refs.id);
   }
 
   private expiredExemptions(): Exemption[] {
@@ -312,7 +333,7 @@ interface Run {
   order: number[];
   ctx: Array<CheckContext | undefined>;
   /** the ResourceRefs of each object with results (a Map per run: a WeakMap costs the GC more) */
-  refs: Map<K8sObject, { base: ResourceRef; byContainer: Map<string, ResourceRef> | undefined }>;
+  refs: Map<K8sObject, { base: ResourceRef; byContainer: Map<string, ResourceRef> | undefined; id: number }>;
 }
 
 function newRun(checks: number, inventory: Inventory, admission: AdmissionFacts | undefined): Run {

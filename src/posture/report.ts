@@ -22,11 +22,22 @@ export interface PostureTarget {
   cluster?: string;
 }
 
-/** One violation of a recommendation on one resource. */
-export interface AffectedResource {
-  resource: ResourceRef;
+/**
+ * An object named by at least one reported violation, listed once in `PostureReport.resources`; findings
+ * and exempted violations refer to it by index. A 20,000-object assessment has ~180,000 violations of
+ * ~10,000 objects: listing each object once instead of with every violation is most of the JSON.
+ */
+export type ReportResource = Omit<ResourceRef, 'container'>;
+
+/** One finding of a recommendation (the same message, container and path) and every resource it was found on. */
+export interface Finding {
   message: string;
+  /** pod-spec checks: the container at fault */
+  container?: string;
+  /** path into the object, e.g. `spec.template.spec.containers[0].securityContext.privileged` */
   path?: string;
+  /** indices into `PostureReport.resources`, in input order */
+  resources: number[];
 }
 
 /** A check that found something: the unit users act on, with every resource it affects. */
@@ -43,7 +54,20 @@ export interface Recommendation {
   applicable: number;
   /** distinct resources with at least one violation */
   unhealthy: number;
-  affected: AffectedResource[];
+  findings: Finding[];
+}
+
+/** A violation an exemption matched. */
+export interface ExemptedViolation {
+  checkId: string;
+  severity: Severity;
+  effect: Effect;
+  message: string;
+  /** index into `PostureReport.resources` */
+  resource: number;
+  container?: string;
+  path?: string;
+  exemption: { reason: string; expires?: string };
 }
 
 export interface ScoreEntry {
@@ -72,31 +96,81 @@ export interface PostureReport {
   score: { value: number; max: number; formula: string; checks: ScoreEntry[] };
   recommendations: Recommendation[];
   /** violations an exemption matched (always listed here; the table shows them with --show-exempted) */
-  exempted: Array<PolicyResult & { exemption: NonNullable<PolicyResult['exemption']> }>;
+  exempted: ExemptedViolation[];
   /** inputs that could not be read or parsed, kinds a cluster would not list, checks that failed */
   errors: Array<{ source: string; line?: number; message: string }>;
   warnings: string[];
+  /** every resource that recommendations and exempted violations name, in input order */
+  resources: ReportResource[];
 }
 
 const FORMULA =
   'score = 100 × Σ(weight × healthy/applicable) / Σ weight over checks that evaluated at least one resource; weight by severity CRITICAL 4, HIGH 3, MEDIUM 2, LOW 1';
 
-function resourceKey(r: ResourceRef): string {
-  return `${r.cluster ?? ''}\u0000${r.namespace ?? ''}\u0000${r.kind}\u0000${r.name}`;
+/** The report's `resources`: the assessment's resources that a reported violation names, in input order. */
+class Listed {
+  readonly list: ReportResource[] = [];
+  /** per assessment resource: its index in `list`, or -1 while no reported violation names it */
+  private readonly index: Int32Array;
+
+  constructor(private readonly from: readonly ResourceRef[]) {
+    this.index = new Int32Array(from.length).fill(-1);
+  }
+
+  of(id: number): number {
+    let i = this.index[id] as number;
+    if (i < 0) {
+      i = this.list.length;
+      this.index[id] = i;
+      const r = this.from[id] as ResourceRef;
+      const entry: ReportResource = { apiVersion: r.apiVersion, kind: r.kind, name: r.name };
+      if (r.cluster !== undefined) entry.cluster = r.cluster;
+      if (r.namespace !== undefined) entry.namespace = r.namespace;
+      if (r.source !== undefined) entry.source = r.source;
+      this.list.push(entry);
+    }
+    return i;
+  }
 }
 
-/** Distinct resources (by resourceKey) among results; `keys` caches the key of each shared ResourceRef. */
-function countResources(results: readonly PolicyResult[], keys: Map<ResourceRef, string>): number {
-  const distinct = new Set<string>();
-  for (const { resource } of results) {
-    let key = keys.get(resource);
-    if (key === undefined) {
-      key = resourceKey(resource);
-      keys.set(resource, key);
-    }
-    distinct.add(key);
+/** Per check: distinct unhealthy resources, and its findings grouped by message, container and path. */
+interface CheckTally {
+  /** assessment resource ids: one per object */
+  unhealthy: Set<number>;
+  reported: boolean;
+  /** by message: the findings with that message (usually one; they differ in container or path) */
+  byMessage: Map<string, Finding[]> | undefined;
+  findings: Finding[];
+}
+
+function addFinding(t: CheckTally, r: PolicyResult, index: number): void {
+  t.byMessage ??= new Map();
+  let same = t.byMessage.get(r.message);
+  if (same === undefined) {
+    same = [];
+    t.byMessage.set(r.message, same);
   }
-  return distinct.size;
+  const container = r.resource.container;
+  let f: Finding | undefined;
+  for (const x of same) {
+    if (x.container === container && x.path === r.path) {
+      f = x;
+      break;
+    }
+  }
+  if (f === undefined) {
+    // keys in reading order: what was found, where, then on which resources
+    f = {
+      message: r.message,
+      ...(container !== undefined ? { container } : {}),
+      ...(r.path !== undefined ? { path: r.path } : {}),
+      resources: [],
+    };
+    same.push(f);
+    t.findings.push(f);
+  }
+  // one object may repeat a violation (two identical findings): list it once
+  if (f.resources[f.resources.length - 1] !== index) f.resources.push(index);
 }
 
 /** Groups an assessment into recommendations and computes the secure score. */
@@ -111,19 +185,47 @@ export function buildPostureReport(
     now?: Date;
   },
 ): PostureReport {
-  const byCheck = new Map<string, PolicyResult[]>();
-  for (const r of a.results) {
-    const list = byCheck.get(r.checkId);
-    if (list) list.push(r);
-    else byCheck.set(r.checkId, [r]);
+  const listed = new Listed(a.resources);
+  const tallies = new Map<string, CheckTally>();
+  const reported = new Set(
+    a.checks
+      .filter((ac) => !opts.severity?.length || opts.severity.includes(ac.check.severity))
+      .map((ac) => ac.check.id),
+  );
+  // one pass over the results, which come object by object: `resources` is in input order
+  for (let k = 0; k < a.results.length; k++) {
+    const r = a.results[k] as PolicyResult;
+    let t = tallies.get(r.checkId);
+    if (t === undefined) {
+      t = { unhealthy: new Set(), byMessage: undefined, findings: [], reported: reported.has(r.checkId) };
+      tallies.set(r.checkId, t);
+    }
+    const id = a.resultResources[k] as number;
+    t.unhealthy.add(id);
+    if (t.reported) addFinding(t, r, listed.of(id));
   }
-  const keys = new Map<ResourceRef, string>();
+  const exempted: ExemptedViolation[] = [];
+  for (let k = 0; k < a.exempted.length; k++) {
+    const r = a.exempted[k] as PolicyResult;
+    if (!r.exemption) continue;
+    const e: ExemptedViolation = {
+      checkId: r.checkId,
+      severity: r.severity,
+      effect: r.effect,
+      message: r.message,
+      resource: listed.of(a.exemptedResources[k] as number),
+      exemption: r.exemption,
+    };
+    if (r.resource.container !== undefined) e.container = r.resource.container;
+    if (r.path !== undefined) e.path = r.path;
+    exempted.push(e);
+  }
   const scoreEntries: ScoreEntry[] = [];
   const recommendations: Recommendation[] = [];
   for (const ac of a.checks) {
     const applicable = a.applicable[ac.check.id] ?? 0;
-    const results = byCheck.get(ac.check.id) ?? [];
-    const unhealthy = countResources(results, keys);
+    const t = tallies.get(ac.check.id);
+    const unhealthy = t?.unhealthy.size ?? 0;
     if (applicable > 0) {
       const weight = SCORE_WEIGHTS[ac.check.severity];
       // a cluster-scope check may name resources outside its kinds (implied namespaces): cap at applicable
@@ -136,9 +238,8 @@ export function buildPostureReport(
         points: (weight * (applicable - bad)) / applicable,
       });
     }
-    if (results.length === 0) continue;
-    if (opts.severity?.length && !opts.severity.includes(ac.check.severity)) continue;
-    recommendations.push(recommendation(ac, applicable, unhealthy, results));
+    if (t === undefined || !reported.has(ac.check.id)) continue;
+    recommendations.push(recommendation(ac, applicable, unhealthy, t.findings));
   }
   recommendations.sort(
     (x, y) =>
@@ -180,9 +281,10 @@ export function buildPostureReport(
       checks: scoreEntries,
     },
     recommendations,
-    exempted: a.exempted.filter((r): r is PostureReport['exempted'][number] => r.exemption !== undefined),
+    exempted,
     errors,
     warnings,
+    resources: listed.list,
   };
 }
 
@@ -190,7 +292,7 @@ function recommendation(
   ac: ActiveCheck,
   applicable: number,
   unhealthy: number,
-  results: PolicyResult[],
+  findings: Finding[],
 ): Recommendation {
   const c = ac.check;
   const rec: Recommendation = {
@@ -203,14 +305,18 @@ function recommendation(
     effect: ac.effect,
     applicable,
     unhealthy,
-    affected: results.map((r) => {
-      const a: AffectedResource = { resource: r.resource, message: r.message };
-      if (r.path) a.path = r.path;
-      return a;
-    }),
+    findings,
   };
   if (c.references) rec.references = c.references;
   return rec;
+}
+
+/** Resource entries of a recommendation in input order, each with its findings: `[resource, finding]` pairs. */
+export function affectedPairs(rec: Recommendation): Array<[number, Finding]> {
+  const pairs: Array<[number, Finding]> = [];
+  for (const f of rec.findings) for (const i of f.resources) pairs.push([i, f]);
+  // stable: one resource's findings keep the order the check reported them in
+  return pairs.sort((x, y) => x[0] - y[0]);
 }
 
 function expiredWarning(e: Exemption): string {

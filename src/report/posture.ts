@@ -2,14 +2,20 @@ import { isAbsolute, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Severity } from '../model/severity.js';
 import type { ResourceRef } from '../policy/types.js';
-import type { PostureReport, Recommendation } from '../posture/report.js';
+import {
+  affectedPairs,
+  type PostureReport,
+  type Recommendation,
+  type ReportResource,
+} from '../posture/report.js';
 import { BAND_SCORE, LEVEL } from './sarif.js';
 import { textTable } from './text-table.js';
 
 /**
  * Renderers for `moat posture`: the table groups by recommendation (check) with its affected resources,
- * JSON is the report as is (docs/schema/posture-report-1.0.json), SARIF has one rule per check and one
- * result per affected resource, located at the manifest document (file and line) when there is one.
+ * JSON is the report as is (docs/schema/posture-report-1.0.json: resources listed once, findings refer to
+ * them by index), SARIF has one rule per check and one result per affected resource and finding, located
+ * at the manifest document (file and line) when there is one.
  */
 export const POSTURE_FORMATS = ['table', 'json', 'sarif'] as const;
 export type PostureFormat = (typeof POSTURE_FORMATS)[number];
@@ -30,15 +36,19 @@ export function renderPosture(
 }
 
 /**
- * Above this many affected resources the JSON (and SARIF) report is written on one line: a 20,000-object cluster
- * yields ~180,000 entries, whose indentation alone is 35 MB and half the rendering time.
+ * Above this many affected resources (resource references of all findings) the JSON and SARIF reports are
+ * written on one line: a 20,000-object cluster yields ~180,000, and indentation puts each index of a
+ * finding's `resources` on a line of its own.
  */
 export const COMPACT_ABOVE = 10_000;
 
 function affectedCount(r: PostureReport): number {
-  return r.recommendations.reduce((n, x) => n + x.affected.length, 0);
+  let n = 0;
+  for (const rec of r.recommendations) for (const f of rec.findings) n += f.resources.length;
+  return n;
 }
 
+/** `cluster:namespace/Kind/name [container]` */
 export function resourceName(r: ResourceRef): string {
   const parts = [
     r.cluster ? `${r.cluster}:` : '',
@@ -48,17 +58,28 @@ export function resourceName(r: ResourceRef): string {
   return parts.join('') + (r.container ? ` [${r.container}]` : '');
 }
 
-/** resourceName, once per ref: the results of one object share their ResourceRef */
-function cachedName(r: ResourceRef, names: Map<ResourceRef, string>): string {
-  let name = names.get(r);
-  if (name === undefined) {
-    name = resourceName(r);
-    names.set(r, name);
+/** resourceName of a report resource and container; the resource's own part is computed once per index */
+class Names {
+  private readonly base: string[] = [];
+  constructor(private readonly resources: readonly ReportResource[]) {}
+
+  resource(i: number): ReportResource {
+    const r = this.resources[i];
+    if (r === undefined) throw new Error(`posture report: no resource ${i}`);
+    return r;
   }
-  return name;
+
+  name(i: number, container: string | undefined): string {
+    let name = this.base[i];
+    if (name === undefined) {
+      name = resourceName(this.resource(i));
+      this.base[i] = name;
+    }
+    return container ? `${name} [${container}]` : name;
+  }
 }
 
-function where(r: ResourceRef): string {
+function where(r: ReportResource): string {
   if (!r.source?.file) return '';
   return `${r.source.file}${r.source.line ? `:${r.source.line}` : ''}`;
 }
@@ -84,7 +105,7 @@ export function renderPostureTable(
   out.push('');
   if (r.recommendations.length === 0)
     out.push('No recommendations: every evaluated resource passes every check.\n');
-  const names = new Map<ResourceRef, string>();
+  const names = new Names(r.resources);
   for (const rec of r.recommendations) out.push(recommendationBlock(rec, opts.width ?? 0, names));
   if (opts.showExempted && r.exempted.length) {
     out.push('Exempted:');
@@ -98,7 +119,7 @@ export function renderPostureTable(
         ],
         r.exempted.map((e) => [
           e.checkId,
-          resourceName(e.resource),
+          names.name(e.resource, e.container),
           e.exemption.reason,
           e.exemption.expires ?? '',
         ]),
@@ -114,9 +135,13 @@ export function renderPostureTable(
   return `${out.join('\n').trimEnd()}\n`;
 }
 
-function recommendationBlock(rec: Recommendation, width: number, names: Map<ResourceRef, string>): string {
+function recommendationBlock(rec: Recommendation, width: number, names: Names): string {
   const head = `[${rec.severity}] ${rec.id}: ${rec.title} (${rec.unhealthy} of ${rec.applicable} resources, effect ${rec.effect})`;
-  const rows = rec.affected.map((a) => [cachedName(a.resource, names), a.message, where(a.resource)]);
+  const rows = affectedPairs(rec).map(([i, f]) => [
+    names.name(i, f.container),
+    f.message,
+    where(names.resource(i)),
+  ]);
   const hasWhere = rows.some((x) => x[2]);
   const cols = [
     { header: 'RESOURCE' },
@@ -159,19 +184,19 @@ export function renderPostureSarif(r: PostureReport): string {
     });
     return rules.length - 1;
   };
-  const names = new Map<ResourceRef, string>();
+  const names = new Names(r.resources);
   const uris = new Map<string, string>();
   for (const rec of r.recommendations) {
     const ruleIndex = add(rec);
-    for (const a of rec.affected) {
-      const name = cachedName(a.resource, names);
+    for (const [i, f] of affectedPairs(rec)) {
+      const name = names.name(i, f.container);
       results.push({
         ruleId: rec.id,
         ruleIndex,
         level: LEVEL[rec.severity],
-        message: { text: `${name}: ${a.message}` },
-        locations: [location(a.resource, name, uris, a.path)],
-        partialFingerprints: { 'moat/v1': `${rec.id}|${name}|${a.path ?? ''}` },
+        message: { text: `${name}: ${f.message}` },
+        locations: [location(names.resource(i), name, uris, f.path)],
+        partialFingerprints: { 'moat/v1': `${rec.id}|${name}|${f.path ?? ''}` },
       });
     }
   }
@@ -196,7 +221,7 @@ export function renderPostureSarif(r: PostureReport): string {
   return `${JSON.stringify(sarif, null, results.length > COMPACT_ABOVE ? undefined : 2)}\n`;
 }
 
-function location(res: ResourceRef, name: string, uris: Map<string, string>, path?: string): object {
+function location(res: ReportResource, name: string, uris: Map<string, string>, path?: string): object {
   const logical = [
     {
       name: res.name,

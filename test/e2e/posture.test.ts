@@ -22,12 +22,10 @@ interface Report {
   score: { value: number };
   recommendations: Array<{
     id: string;
-    affected: Array<{
-      resource: { kind: string; name: string; container?: string; source?: { file?: string; line?: number } };
-      message: string;
-    }>;
+    findings: Array<{ message: string; container?: string; path?: string; resources: number[] }>;
   }>;
-  exempted: Array<{ checkId: string; resource: { name: string } }>;
+  exempted: Array<{ checkId: string; resource: number }>;
+  resources: Array<{ kind: string; name: string; source?: { file?: string; line?: number } }>;
   errors: Array<{ source: string; line?: number; message: string }>;
   warnings: string[];
 }
@@ -77,11 +75,19 @@ function expectedFromManifests(files: string[]) {
   return { want, objects };
 }
 
+/** The resources of a recommendation's findings, as Kind/name. */
+function affected(r: Report, rec: Report['recommendations'][number] | undefined): string[] {
+  return (rec?.findings ?? []).flatMap((f) =>
+    f.resources.map((i) => `${r.resources[i]?.kind}/${r.resources[i]?.name}`),
+  );
+}
+
 function flagged(r: Report, id: string): Set<string> {
   return new Set(
-    r.recommendations
-      .find((x) => x.id === id)
-      ?.affected.map((a) => `${a.resource.kind}/${a.resource.name}`) ?? [],
+    affected(
+      r,
+      r.recommendations.find((x) => x.id === id),
+    ),
   );
 }
 
@@ -126,8 +132,8 @@ describe('moat posture (manifests)', () => {
       assert.deepEqual([...flagged(report, id)].sort(), [...set].sort(), id);
     }
     // each affected resource names its file and line
-    const a = report.recommendations[0]?.affected[0];
-    assert.ok(a?.resource.source?.file?.startsWith(BADPODS) && (a.resource.source.line ?? 0) >= 1);
+    const a = report.resources[report.recommendations[0]?.findings[0]?.resources[0] ?? -1];
+    assert.ok(a?.source?.file?.startsWith(BADPODS) && (a.source.line ?? 0) >= 1);
     assert.ok(report.score.value < 100);
   });
 
@@ -138,8 +144,8 @@ describe('moat posture (manifests)', () => {
     assert.equal(r.code, 0, r.stderr);
     const fromStdin = JSON.parse(r.stdout) as Report;
     assert.deepEqual(
-      fromStdin.recommendations.map((x) => [x.id, x.affected.length]),
-      fromFile.recommendations.map((x) => [x.id, x.affected.length]),
+      fromStdin.recommendations.map((x) => [x.id, affected(fromStdin, x)]),
+      fromFile.recommendations.map((x) => [x.id, affected(fromFile, x)]),
     );
     assert.ok(fromStdin.recommendations.some((x) => x.id === 'pss.baseline.privileged'));
   });
@@ -185,7 +191,7 @@ describe('moat posture (manifests)', () => {
     assert.equal(r2.code, 0, r2.stderr);
     const rep = JSON.parse(r2.stdout) as Report;
     assert.deepEqual(
-      rep.exempted.map((e) => [e.checkId, e.resource.name]),
+      rep.exempted.map((e) => [e.checkId, rep.resources[e.resource]?.name]),
       [['pss.baseline.privileged', 'priv-exec-pod']],
     );
   });

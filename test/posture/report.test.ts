@@ -13,7 +13,12 @@ import { PolicyEngine } from '../../src/policy/engine.js';
 import { parseExemptions } from '../../src/policy/exemptions.js';
 import { containersOf, POD_KINDS, podSpecOf } from '../../src/policy/k8s.js';
 import type { Check, K8sObject, SourcedObject } from '../../src/policy/types.js';
-import { buildPostureReport, postureExceeds, SCORE_WEIGHTS } from '../../src/posture/report.js';
+import {
+  buildPostureReport,
+  postureExceeds,
+  type Recommendation,
+  SCORE_WEIGHTS,
+} from '../../src/posture/report.js';
 import { renderPosture } from '../../src/report/posture.js';
 
 const privileged: Check = {
@@ -93,21 +98,61 @@ function report(opts: { exemptions?: ReturnType<typeof parseExemptions> } = {}) 
 describe('posture report', () => {
   test('recommendations: one per failing check, most severe first, with every affected resource', () => {
     const r = report();
+    const affected = (x: Recommendation) => x.findings.reduce((n, f) => n + f.resources.length, 0);
     assert.deepEqual(
-      r.recommendations.map((x) => [x.id, x.applicable, x.unhealthy, x.affected.length]),
+      r.recommendations.map((x) => [x.id, x.applicable, x.unhealthy, affected(x)]),
       [
         ['custom.privileged', 4, 2, 2],
         // pod a's container and pod b's container d lack a limit: two containers, two pods
         ['custom.limits', 4, 2, 2],
       ],
     );
-    const a = r.recommendations[0]?.affected[0];
-    assert.equal(a?.resource.container, 'c');
-    assert.equal(a?.path, 'spec.containers[0].securityContext.privileged');
-    assert.equal(a?.resource.source?.line, 1);
+    const f = r.recommendations[0]?.findings[0];
+    assert.equal(f?.container, 'c');
+    assert.equal(f?.path, 'spec.containers[0].securityContext.privileged');
+    assert.equal(r.resources[f?.resources[0] ?? -1]?.source?.line, 1);
+    // each object listed once, in input order, whatever number of findings names it
+    assert.deepEqual(
+      r.resources.map((x) => x.name),
+      ['a', 'b'],
+    );
     assert.deepEqual(r.summary.skipped, { Secret: 1 });
     assert.equal(r.summary.bySeverity.CRITICAL, 1);
     assert.equal(r.summary.bySeverity.LOW, 1);
+  });
+
+  test('findings: one per distinct message, container and path, naming every resource it was found on', () => {
+    const objects: SourcedObject[] = ['p', 'q', 'r'].map((name, i) => ({
+      object: pod(name, 'x', [
+        { name: 'c', image: 'i', securityContext: { privileged: true } },
+        // q's second container differs in name, so its finding differs in message, container and path
+        ...(name === 'q' ? [{ name: 'd', image: 'i', securityContext: { privileged: true } }] : []),
+      ]),
+      source: { file: 'all.yaml', line: 1 + 10 * i, document: i },
+    }));
+    const engine = new PolicyEngine({}, [privileged]);
+    const a = engine.assess(objects);
+    const r = buildPostureReport(a, { type: 'manifests', inputs: ['all.yaml'] }, { objects: 3 });
+    const rec = r.recommendations[0];
+    // every violation is in exactly one finding, as a (resource, finding) pair
+    const pairs = rec?.findings.flatMap((f) =>
+      f.resources.map((i) => `${r.resources[i]?.name} ${f.container} ${f.path} ${f.message}`),
+    );
+    assert.deepEqual(
+      pairs?.sort(),
+      a.results.map((x) => `${x.resource.name} ${x.resource.container} ${x.path} ${x.message}`).sort(),
+    );
+    assert.equal(rec?.findings.length, 2);
+    assert.deepEqual(rec?.findings[0]?.resources, [0, 1, 2]);
+    assert.deepEqual(
+      r.resources.map((x) => [x.name, x.source?.line]),
+      [
+        ['p', 1],
+        ['q', 11],
+        ['r', 21],
+      ],
+    );
+    assert.equal(rec?.unhealthy, 3);
   });
 
   test('secure score follows the documented formula', () => {
@@ -118,7 +163,11 @@ describe('posture report', () => {
     for (const check of [privileged, limits]) {
       const rec = r.recommendations.find((x) => x.id === check.id);
       const applicable = 4;
-      const unhealthy = new Set(rec?.affected.map((x) => `${x.resource.namespace}/${x.resource.name}`)).size;
+      const unhealthy = new Set(
+        rec?.findings.flatMap((f) =>
+          f.resources.map((i) => `${r.resources[i]?.namespace}/${r.resources[i]?.name}`),
+        ),
+      ).size;
       const w = SCORE_WEIGHTS[check.severity];
       points += (w * (applicable - unhealthy)) / applicable;
       total += w;
@@ -136,6 +185,8 @@ describe('posture report', () => {
     const r = report({ exemptions });
     assert.equal(r.exempted.length, 1);
     assert.equal(r.exempted[0]?.exemption.reason, 'CNI agent');
+    assert.equal(r.resources[r.exempted[0]?.resource ?? -1]?.name, 'a');
+    assert.equal(r.exempted[0]?.container, 'c');
     assert.equal(r.recommendations.find((x) => x.id === 'custom.privileged')?.unhealthy, 1);
     assert.ok(r.score.value > plain.score.value);
   });
