@@ -133,13 +133,9 @@ function errCode(e: unknown): string {
   return (e as NodeJS.ErrnoException).code ?? errorMessage(e);
 }
 
-/** `file:line rule id: message`, as docs/detect/rules.md shows load errors. */
-function loadErrorLine(e: RuleLoadError): string {
-  return `${e.file}${e.line > 0 ? `:${e.line}` : ''}${e.rule ? ` rule ${e.rule}` : ''}: ${e.message}`;
-}
-
-function reportLoad(set: AuditRuleSet, quiet: boolean): void {
-  for (const e of set.rules.errors) process.stderr.write(`moat: ${loadErrorLine(e)}\n`);
+async function reportLoad(set: AuditRuleSet, quiet: boolean): Promise<void> {
+  const { formatLoadError } = await import('../report/alerts.js');
+  for (const e of set.rules.errors) process.stderr.write(`moat: ${formatLoadError(e)}\n`);
   if (!quiet) for (const w of set.warnings) process.stderr.write(`moat: warning: ${w}\n`);
 }
 
@@ -270,7 +266,7 @@ function scanCommand(): Command {
     const quiet = ctx.get<boolean | undefined>('quiet') === true;
     checkInputs(inputs, follow);
     const set = await loadAuditRules(await auditRuleSettings(ctx));
-    reportLoad(set, quiet);
+    await reportLoad(set, quiet);
     const [{ createDetector }, { newIngestStats }, report] = await Promise.all([
       import('../detect/engine/detector.js'),
       import('../detect/ingest/stats.js'),
@@ -427,7 +423,7 @@ function rulesCommand(): Command {
     const ctx = await commandContext(c, AUDIT_RULE_OPTIONS);
     const format = checkFormat(ctx, RULES_FORMATS, 'moat audit rules');
     const set = await loadAuditRules(await auditRuleSettings(ctx));
-    reportLoad(set, ctx.get<boolean | undefined>('quiet') === true);
+    await reportLoad(set, ctx.get<boolean | undefined>('quiet') === true);
     const rows = ruleRows(set);
     if (format === 'json') {
       ctx.write(

@@ -203,7 +203,7 @@ export function renderAlertTable(r: AlertReport, opts: { width?: number } = {}):
       ).trimEnd(),
     );
   }
-  for (const e of r.errors) out.push(`error: ${formatLoadError(e)}`);
+  // load errors are printed on stderr as they are found; the table only counts them
   return `${out.join('\n').trimEnd()}\n`;
 }
 
