@@ -1,5 +1,7 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { errorMessage, MoatError } from '../../errors.js';
 import { log } from '../../log.js';
 import { createFanout, type FanoutForwarder } from './fanout.js';
@@ -71,6 +73,32 @@ function readPem(file: string, what: string, target: string): string {
   }
 }
 
+/** Bad PEM would otherwise only show at the first connection, as a retried error: check it up front. */
+function checkPem(
+  t: { ca?: string; cert?: string; key?: string },
+  opts: ForwardTargetOptions,
+  fail: (cause: string) => never,
+): void {
+  if (t.ca !== undefined) {
+    const blocks = t.ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) fail(`CA file ${opts.caFile} holds no PEM certificate`);
+    for (const b of blocks) {
+      try {
+        new X509Certificate(b);
+      } catch (e) {
+        fail(`CA file ${opts.caFile}: ${errorMessage(e)}`);
+      }
+    }
+  }
+  if (t.cert !== undefined) {
+    try {
+      createSecureContext({ cert: t.cert, key: t.key });
+    } catch (e) {
+      fail(`client certificate ${opts.certFile} with key ${opts.keyFile}: ${errorMessage(e)}`);
+    }
+  }
+}
+
 function parseHeaders(lines: readonly string[], target: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of lines) {
@@ -121,6 +149,7 @@ export function parseForwardTarget(spec: string, opts: ForwardTargetOptions = {}
         key: opts.keyFile === undefined ? undefined : readPem(opts.keyFile, 'key file', target),
       }
     : {};
+  if (secure) checkPem(tls, opts, fail);
 
   if (scheme === 'https' || scheme === 'http') {
     if (!url.hostname) fail('no host');
