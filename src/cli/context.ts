@@ -64,3 +64,24 @@ export function takeExitCode(): number {
   exitCode = 0;
   return c;
 }
+
+/**
+ * `--format jsonl` and severity `INFO` exist for audit alerts (one option table serves every command);
+ * a command reporting findings, whose scale has UNKNOWN instead of INFO, refuses both.
+ */
+export function rejectAlertOnlyValues(ctx: CommandContext, command: string): void {
+  if (ctx.get<string | undefined>('format') === 'jsonl') {
+    throw new MoatError(
+      'USAGE',
+      `--format jsonl: only moat audit scan writes JSON lines; ${command} writes json`,
+    );
+  }
+  const severity = ctx.get<string[] | undefined>('severity') ?? [];
+  const failOn = ctx.get<string | undefined>('fail-on');
+  if (severity.includes('INFO') || failOn === 'INFO') {
+    throw new MoatError(
+      'USAGE',
+      `${failOn === 'INFO' ? '--fail-on' : '--severity'} INFO: ${command} severities are CRITICAL, HIGH, MEDIUM, LOW and UNKNOWN (INFO is for audit alerts)`,
+    );
+  }
+}

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { MoatError } from '../errors.js';
 import type { Severity } from '../model/severity.js';
-import { commandContext, setExitCode } from './context.js';
+import { commandContext, rejectAlertOnlyValues, setExitCode } from './context.js';
 import type { OptionName } from './options.js';
 import { addOptions, POLICY_OPTIONS } from './options.js';
 
@@ -25,6 +25,7 @@ export function postureCommand(): Command {
   addOptions(cmd, ['format', 'output', 'quiet', 'debug', 'config', 'cache-dir', ...POSTURE_OPTIONS]);
   cmd.action(async (inputs: string[], _opts: unknown, c: Command) => {
     const ctx = await commandContext(c, POSTURE_OPTIONS);
+    rejectAlertOnlyValues(ctx, 'moat posture');
     const format = ctx.get<string>('format');
     if (format !== 'table' && format !== 'json' && format !== 'sarif') {
       throw new MoatError('USAGE', `--format ${format}: moat posture writes table, json or sarif`);

@@ -4,7 +4,7 @@ import type { ScanResult } from '../model/result.js';
 import type { Severity } from '../model/severity.js';
 import { exceedsThreshold } from '../scan/filter.js';
 import { defaultIgnoreFile } from '../suppress/index.js';
-import { type CommandContext, commandContext, setExitCode } from './context.js';
+import { type CommandContext, commandContext, rejectAlertOnlyValues, setExitCode } from './context.js';
 import { addOptions, type OptionName, type OutputFormat } from './options.js';
 
 /** Suppression and report options every scan command takes. */
@@ -96,6 +96,7 @@ export function scanCommand(): Command {
   addOptions(image, ['format', 'output', 'quiet', 'debug', 'config', 'cache-dir', ...IMAGE_OPTIONS]);
   image.action(async (ref: string, _opts: unknown, cmd: Command) => {
     const ctx = await commandContext(cmd, IMAGE_OPTIONS);
+    rejectAlertOnlyValues(ctx, 'moat scan');
     const { scanImage } = await import('../scan/scanner.js');
     const user = ctx.get<string | undefined>('username');
     const password = ctx.get<string | undefined>('password');
@@ -135,6 +136,7 @@ export function scanCommand(): Command {
   addOptions(fs, ['format', 'output', 'quiet', 'debug', 'config', 'cache-dir', ...FS_OPTIONS]);
   fs.action(async (path: string, _opts: unknown, cmd: Command) => {
     const ctx = await commandContext(cmd, FS_OPTIONS);
+    rejectAlertOnlyValues(ctx, 'moat scan');
     const { scanFs } = await import('../scan/scanner.js');
     const result = await scanFs(path, {
       signal: AbortSignal.timeout(ctx.get<number>('timeout')),
@@ -158,6 +160,7 @@ export function scanCommand(): Command {
   addOptions(sbom, ['format', 'output', 'quiet', 'debug', 'config', 'cache-dir', ...SBOM_SCAN_OPTIONS]);
   sbom.action(async (file: string, _opts: unknown, cmd: Command) => {
     const ctx = await commandContext(cmd, SBOM_SCAN_OPTIONS);
+    rejectAlertOnlyValues(ctx, 'moat scan');
     const { scanSbom } = await import('../sbom/scan.js');
     const result = await scanSbom(file, {
       cacheDir: ctx.cacheDir,

@@ -255,6 +255,28 @@ describe('dedup', () => {
     assert.equal(d.flush().length, 2);
   });
 
+  test('advance() closes alerts whose window passed without further matches, never moves back', () => {
+    const d = createDetector(
+      load(['p.yaml', `rules:${RULE('ns', '\n    match: { resources: [namespaces] }')}`]),
+      {
+        dedupWindowMs: 60_000,
+      },
+    );
+    assert.equal(d.process(at(nsEv, 0)).length, 1);
+    // routine traffic no rule matches: without advance() the alert would stay open
+    d.process(at(execEv, 120, { verb: 'get' }));
+    assert.deepEqual(d.drain(), []);
+    d.advance(Date.UTC(2024, 0, 1) + 59_000);
+    assert.deepEqual(d.drain(), [], 'inside the window');
+    d.advance(Date.UTC(2024, 0, 1) + 60_000);
+    assert.deepEqual(
+      d.drain().map((a) => a.rule.id),
+      ['ns'],
+    );
+    d.advance(0);
+    assert.equal(d.process(at(nsEv, 30)).length, 1, 'an event older than the clock still opens an alert');
+  });
+
   test('a request seen at two stages counts once', () => {
     const d = createDetector(
       load(['p.yaml', `rules:${RULE('x', '\n    match: { stages: [ResponseStarted, ResponseComplete] }')}`]),

@@ -391,6 +391,10 @@ describe('options from flags, MOAT_* variables and config files', () => {
       /MOAT_FORMAT|xml/,
     );
     assertUsageError(await moat(sb, ['no-such-command']), /no-such-command/);
+    // jsonl and INFO are the audit alerts' format and severity: findings commands refuse them
+    assertUsageError(await moat(sb, ['scan', 'image', ref, '--format', 'jsonl']), /jsonl.*moat audit scan/);
+    assertUsageError(await moat(sb, ['scan', 'image', ref, '--fail-on', 'INFO']), /--fail-on INFO/);
+    assertUsageError(await moat(sb, ['posture', '--severity', 'HIGH,INFO', sb.inputs]), /--severity INFO/);
   });
 
   it('a broken config file is an input error naming the file', async () => {

@@ -54,6 +54,12 @@ export interface DetectorStats {
 export interface Detector {
   /** Runs the rules on one event; returns the alerts it opened (they are updated in place until closed). */
   process(event: AuditEvent): Alert[];
+  /**
+   * Moves the detector's clock to `timeMs` (never back) and closes the alerts whose window ended. The
+   * clock otherwise moves only with matching events, so a live reader calls this with the last event's
+   * time after each batch (and with the wall clock when idle) for alerts to close without new matches.
+   */
+  advance(timeMs: number): void;
   /** Alerts whose dedup window has passed (by event time) since the last drain, final. */
   drain(): Alert[];
   /** Closes every open alert and returns them with the drained ones: the end of a scan. */
@@ -254,6 +260,12 @@ export function createDetector(
 
   return {
     process,
+    advance(timeMs: number) {
+      if (!(timeMs > watermark)) return;
+      watermark = timeMs;
+      sweep(watermark);
+      nextSweep = watermark + SWEEP_EVERY_MS;
+    },
     drain() {
       const out = closed;
       closed = [];
