@@ -294,6 +294,27 @@ describe('a stopped collector never blocks the caller', () => {
     await rx.close();
   });
 
+  test('a collector that goes away with our writes unread: those count as failed, the queue waits for it', async () => {
+    const rx = await startSyslogReceiver({ stalled: true });
+    const fwd = createSyslogForwarder({ host: '127.0.0.1', port: rx.port, queueSize: 100, backoffMs: 20 });
+    fwd.send(alerts[0]!);
+    await until(() => fwd.stats().connected === true, 'connection');
+    await flood(fwd, 20_000);
+    const before = fwd.stats();
+    assert.ok(before.inFlight > 0, 'the socket holds writes the kernel could not take');
+    await rx.close();
+    await until(() => fwd.stats().inFlight === 0, 'the unwritten alerts to fail');
+    const s = fwd.stats();
+    // a write the kernel was completing when the connection went may still count as sent
+    assert.ok(s.failed > 0);
+    assert.equal(s.failed + (s.sent - before.sent), before.inFlight);
+    assert.equal(s.queued, 100);
+    assert.equal(s.connected, false);
+    const end = await fwd.close(100);
+    assert.equal(end.abandoned, 100);
+    assert.equal(accounted(end), 20_001);
+  });
+
   test('a collector that is down: 100k alerts return at once, the queue holds its capacity, the rest drop', async () => {
     const port = await freePort();
     const fwd = createSyslogForwarder({ host: '127.0.0.1', port, queueSize: 1000, backoffMs: 20 });

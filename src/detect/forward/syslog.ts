@@ -76,6 +76,8 @@ export function createSyslogForwarder(opts: SyslogForwarderOptions): AlertForwar
     // never the reason the process stays up: close() holds it while draining
     s.unref();
     s.setNoDelay(true);
+    // a NAT or firewall that silently forgets an idle connection would otherwise swallow writes for minutes
+    s.setKeepAlive(true, 60_000);
     s.setTimeout(connectTimeoutMs, () =>
       s.destroy(new Error(`connection timed out after ${connectTimeoutMs} ms`)),
     );
