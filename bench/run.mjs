@@ -17,6 +17,7 @@ const BENCHES = [
   'posture',
   'webhook',
   'audit-detect',
+  'audit-webhook',
 ];
 const picked = process.argv.length > 2 ? BENCHES.filter((b) => process.argv.slice(2).includes(b)) : BENCHES;
 const results = join(tmpdir(), `moat-bench-results-${process.pid}.jsonl`);
