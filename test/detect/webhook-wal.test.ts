@@ -260,5 +260,10 @@ describe('write-ahead log', () => {
     writeFileSync(join(dir, 'lock'), '2147483646\n');
     const taken = await openWal(dir);
     await taken.close();
+    // pid 1 alive, but not the process that wrote the lock (its start time differs): a reused pid
+    writeFileSync(join(dir, 'lock'), '1 123456789\n');
+    const reused = await openWal(dir);
+    assert.match(readFileSync(join(dir, 'lock'), 'utf8'), new RegExp(`^${process.pid} \\d+\n$`));
+    await reused.close();
   });
 });

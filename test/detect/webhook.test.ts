@@ -345,6 +345,56 @@ describe('audit webhook: limits', () => {
   });
 });
 
+describe('audit webhook: credential reload', () => {
+  it('picks up a changed token file and a rotated certificate', async () => {
+    const dir = tempDir();
+    const files = { tokens: join(dir, 'tokens'), cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') };
+    const oldToken = generateAuditWebhookToken();
+    writeFileSync(files.tokens, `${oldToken}\n`);
+    writeFileSync(files.cert, serverCert.cert);
+    writeFileSync(files.key, serverCert.key);
+    const server = await start({
+      tokens: [],
+      tokenFile: files.tokens,
+      tls: { certFile: files.cert, keyFile: files.key },
+      reloadMs: 50,
+    });
+    const served = () =>
+      new Promise<string>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            path: '/healthz',
+            ca: ca.cert,
+            servername: 'localhost',
+            agent: false,
+          },
+          (res) => {
+            res.resume();
+            resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const before = await served();
+    const newToken = generateAuditWebhookToken();
+    const rotated = issueServerCertificate(ca, ['localhost']);
+    // a later mtime even on coarse-timestamp filesystems
+    await new Promise((r) => setTimeout(r, 20));
+    writeFileSync(files.tokens, `${newToken}\n`);
+    writeFileSync(files.key, rotated.key);
+    writeFileSync(files.cert, rotated.cert);
+    const deadline = Date.now() + 5000;
+    while ((await served()) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.notEqual(await served(), before);
+    assert.equal((await call(server.url, eventList(freshEvents(1)), { token: oldToken })).status, 401);
+    assert.equal((await call(server.url, eventList(freshEvents(1)), { token: newToken })).status, 200);
+    await stop(server);
+  });
+});
+
 describe('audit webhook: client certificates', () => {
   it('accepts the CA-signed client certificate and refuses others with 401', async () => {
     const server = await start({ tokens: [], clientCa: ca.cert, allowedCommonNames: ['kube-apiserver'] });

@@ -500,16 +500,28 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
       tls: files.map(changed).some(Boolean) || changed(opts.clientCaFile),
     });
     watched();
+    // a failed reload (a rotation caught between the key and the certificate) is tried again next tick
+    const retry = { tokens: false, tls: false };
     reload = setInterval(() => {
       const c = watched();
-      try {
-        if (c.tokens) {
+      if (c.tokens || retry.tokens) {
+        try {
           tokens = loadTokens();
+          retry.tokens = false;
           log.info({ file: opts.tokenFile, tokens: tokens.length }, 'audit webhook tokens reloaded');
+        } catch (e) {
+          retry.tokens = true;
+          log.warn(
+            { file: opts.tokenFile, reason: errorMessage(e) },
+            'cannot reload the audit webhook tokens',
+          );
         }
-        if (c.tls && 'setSecureContext' in server) {
+      }
+      if ((c.tls || retry.tls) && 'setSecureContext' in server) {
+        try {
           const next = readTls();
           const ca = readClientCa();
+          // throws on a key that does not match the certificate
           (server as unknown as TlsServer).setSecureContext({
             ...next,
             ...(ca ? { ca } : {}),
@@ -517,13 +529,12 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
           });
           tls = next;
           clientCa = ca;
+          retry.tls = false;
           log.info({ file: files[0] }, 'audit webhook TLS files reloaded');
+        } catch (e) {
+          retry.tls = true;
+          log.warn({ file: files[0], reason: errorMessage(e) }, 'cannot reload the audit webhook TLS files');
         }
-      } catch (e) {
-        log.warn(
-          { reason: errorMessage(e) },
-          'cannot reload the audit webhook credentials; keeping the loaded ones',
-        );
       }
     }, reloadMs);
     reload.unref();

@@ -213,27 +213,46 @@ async function fsyncDir(dir: string): Promise<void> {
 // directories open in this process: the lock file cannot tell them apart (same pid)
 const openDirs = new Set<string>();
 
-/** One writer per directory: a second process would interleave records. A stale lock (dead pid) is taken over. */
+/** A process's start time in clock ticks since boot (Linux /proc), telling a live owner from a reused pid. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name, which may itself hold spaces and parentheses; starttime is field 22
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One writer per directory: a second process would interleave records. The lock file names the owner
+ * (pid and start time); a lock whose owner is gone, or whose pid now belongs to another process (a
+ * container restarted after kill -9 reuses low pids), is stale and taken over.
+ */
 function lockDir(dir: string): void {
   if (openDirs.has(dir)) throw new MoatError('CONFIG', `audit WAL ${dir} is already open in this process`);
   const file = join(dir, 'lock');
-  let owner: number | undefined;
+  let owner: { pid: number; start?: string } | undefined;
   try {
-    owner = Number(readFileSync(file, 'utf8').trim());
+    const [pid, start] = readFileSync(file, 'utf8').trim().split(' ');
+    owner = { pid: Number(pid), start };
   } catch {
     // no lock file
   }
-  if (owner && owner !== process.pid) {
+  if (owner && Number.isSafeInteger(owner.pid) && owner.pid > 0 && owner.pid !== process.pid) {
     let alive = false;
     try {
-      process.kill(owner, 0);
+      process.kill(owner.pid, 0);
       alive = true;
     } catch (e) {
       alive = (e as NodeJS.ErrnoException).code === 'EPERM';
     }
-    if (alive) throw new MoatError('CONFIG', `audit WAL ${dir} is in use by process ${owner}`);
+    const now = startTime(owner.pid);
+    if (alive && owner.start !== undefined && now !== undefined && now !== owner.start) alive = false;
+    if (alive) throw new MoatError('CONFIG', `audit WAL ${dir} is in use by process ${owner.pid}`);
   }
-  writeFileSync(file, `${process.pid}\n`);
+  const start = startTime(process.pid);
+  writeFileSync(file, `${process.pid}${start ? ` ${start}` : ''}\n`);
   openDirs.add(dir);
 }
 
