@@ -2,6 +2,7 @@
 // fixtures, bearer and client-certificate auth, the error answers, dedup of retries, the consumer
 // (replay after the checkpoint, errors) and the kubeconfig the API server reads.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type RequestOptions, request } from 'node:https';
@@ -19,7 +20,10 @@ import {
   auditWebhookKubeconfig,
   type BatchInfo,
   generateAuditWebhookToken,
+  KEY_BYTES,
+  openWal,
   startAuditWebhook,
+  writeEventKey,
 } from '../../src/detect/webhook/index.js';
 import { setLogLevel } from '../../src/log.js';
 
@@ -513,6 +517,52 @@ describe('audit webhook: durability and the consumer', () => {
     );
     assert.ok(server.stats().consumer.readFromDisk > 0);
     await stop(server);
+  });
+});
+
+describe('audit webhook: a full disk', () => {
+  // a real ENOSPC needs a small filesystem: a tmpfs, which only root with CAP_SYS_ADMIN may mount
+  const mnt = tempDir();
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]).status === 0;
+  after(() => {
+    if (mounted) spawnSync('umount', [mnt]);
+  });
+
+  it('answers 503 once a write fails, keeps what it acknowledged, and reports unhealthy', {
+    skip: !mounted && 'cannot mount a tmpfs (needs root)',
+  }, async () => {
+    const server = await start({ dataDir: mnt });
+    const acked: Record<string, unknown>[][] = [];
+    let status = 200;
+    for (let i = 0; i < 100 && status === 200; i++) {
+      const list = freshEvents(20);
+      status = (await call(server.url, eventList(list), { token: TOKEN })).status;
+      if (status === 200) acked.push(list);
+    }
+    assert.equal(status, 503, 'the disk filled up');
+    assert.ok(acked.length > 0);
+    // the log stopped: every later batch is refused, and the probe tells the orchestrator to restart
+    assert.equal((await call(server.url, eventList(freshEvents(1)), { token: TOKEN })).status, 503);
+    assert.equal((await call(server.url.replace('/audit', '/healthz'), undefined)).status, 503);
+    await stop(server);
+    // what was acknowledged is all there; the record cut by the full disk is not
+    const wal = await openWal(join(mnt, 'audit-wal'));
+    const reader = wal.reader(1);
+    const stored = new Set<string>();
+    for (let recs = await reader.next(); recs.length > 0; recs = await reader.next()) {
+      for (const r of recs) {
+        for (let off = 0; off < r.keys.length; off += KEY_BYTES)
+          stored.add(r.keys.toString('hex', off, off + KEY_BYTES));
+      }
+    }
+    await reader.close();
+    await wal.close();
+    const key = Buffer.alloc(KEY_BYTES);
+    for (const e of acked.flat()) {
+      writeEventKey(e.auditID as string, 'ResponseComplete', key, 0);
+      assert.ok(stored.has(key.toString('hex')));
+    }
+    assert.equal(stored.size, acked.flat().length);
   });
 });
 
