@@ -260,6 +260,24 @@ export interface ReceiverOptions {
   stalled?: boolean;
 }
 
+const open = new Set<{ close(): Promise<void> }>();
+
+/** Closes every receiver a test left open (a failed assertion skips its own close): call in after(). */
+export async function closeReceivers(): Promise<void> {
+  await Promise.all([...open].map((r) => r.close()));
+}
+
+/** Keeps `r` in the set closeReceivers() closes, until it is closed. */
+export function track<T extends { close(): Promise<void> }>(r: T): T {
+  const close = r.close.bind(r);
+  r.close = () => {
+    open.delete(r);
+    return close();
+  };
+  open.add(r);
+  return r;
+}
+
 export function startSyslogReceiver(opts: ReceiverOptions = {}): Promise<SyslogReceiver> {
   const messages: Syslog5424[] = [];
   const raw: Buffer[] = [];
@@ -311,33 +329,35 @@ export function startSyslogReceiver(opts: ReceiverOptions = {}): Promise<SyslogR
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => {
       const port = (server.address() as { port: number }).port;
-      resolve({
-        port,
-        messages,
-        raw,
-        errors,
-        get connections() {
-          return r.connections;
-        },
-        get authorizedClients() {
-          return r.authorizedClients;
-        },
-        async waitFor(n, timeoutMs = 10_000) {
-          const deadline = Date.now() + timeoutMs;
-          while (messages.length < n) {
-            if (errors.length > 0) throw new Error(`receiver errors: ${errors.join('; ')}`);
-            if (Date.now() > deadline) throw new Error(`got ${messages.length} of ${n} messages`);
-            await new Promise<void>((res) => {
-              waiters.push(res);
-              setTimeout(res, 50);
-            });
-          }
-        },
-        close() {
-          for (const s of sockets) s.destroy();
-          return new Promise((res) => server.close(() => res()));
-        },
-      });
+      resolve(
+        track({
+          port,
+          messages,
+          raw,
+          errors,
+          get connections() {
+            return r.connections;
+          },
+          get authorizedClients() {
+            return r.authorizedClients;
+          },
+          async waitFor(n, timeoutMs = 10_000) {
+            const deadline = Date.now() + timeoutMs;
+            while (messages.length < n) {
+              if (errors.length > 0) throw new Error(`receiver errors: ${errors.join('; ')}`);
+              if (Date.now() > deadline) throw new Error(`got ${messages.length} of ${n} messages`);
+              await new Promise<void>((res) => {
+                waiters.push(res);
+                setTimeout(res, 50);
+              });
+            }
+          },
+          close() {
+            for (const s of sockets) s.destroy();
+            return new Promise((res) => server.close(() => res()));
+          },
+        }),
+      );
     });
   });
 }

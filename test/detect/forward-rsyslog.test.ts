@@ -52,6 +52,8 @@ interface Parsed {
   msgid: string;
   sd: string;
   msg: string;
+  /** mmpstrucdata's parse of the SD: element id → lower-cased param name → value */
+  fields: Record<string, Record<string, string>> | string;
 }
 
 const TEMPLATE = `template(name="parsed" type="list" option.jsonf="on") {
@@ -66,6 +68,7 @@ const TEMPLATE = `template(name="parsed" type="list" option.jsonf="on") {
   property(outname="msgid" name="msgid" format="jsonf")
   property(outname="sd" name="structured-data" format="jsonf")
   property(outname="msg" name="msg" format="jsonf")
+  property(outname="fields" name="$!rfc5424-sd" format="jsonf")
 }`;
 
 interface Rsyslog {
@@ -76,7 +79,8 @@ interface Rsyslog {
 }
 
 interface RsyslogOptions {
-  tls?: { ca: string; cert: string; key: string; clientAuth: boolean };
+  /** clientName: require a client certificate with this name (authMode x509/name); else anon */
+  tls?: { ca: string; cert: string; key: string; clientName?: string };
   /** a fixed port (to restart on the same one); default: any free port, read from listenPortFileName */
   port?: number;
 }
@@ -92,7 +96,11 @@ async function startRsyslog(dir: string, opts: RsyslogOptions = {}): Promise<Rsy
     writeFileSync(join(dir, 'server.pem'), tls.cert);
     writeFileSync(join(dir, 'server.key'), tls.key);
     drivers = ` defaultNetstreamDriver="gtls" defaultNetstreamDriverCAFile="${dir}/ca.pem" defaultNetstreamDriverCertFile="${dir}/server.pem" defaultNetstreamDriverKeyFile="${dir}/server.key"`;
-    streamDriver = ` streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="${tls.clientAuth ? 'x509/certvalid' : 'anon'}"`;
+    streamDriver = ` streamDriver.name="gtls" streamDriver.mode="1" ${
+      tls.clientName
+        ? `streamDriver.authMode="x509/name" permittedPeer=["${tls.clientName}"]`
+        : 'streamDriver.authMode="anon"'
+    }`;
   }
   const conf = join(dir, 'rsyslog.conf');
   writeFileSync(
@@ -100,7 +108,11 @@ async function startRsyslog(dir: string, opts: RsyslogOptions = {}): Promise<Rsy
     `global(workDirectory="${dir}" net.enableDNS="off" maxMessageSize="64k"${drivers})
 module(load="imtcp"${streamDriver})
 ${TEMPLATE}
-ruleset(name="forwarded") { action(type="omfile" file="${out}" template="parsed") }
+module(load="mmpstrucdata")
+ruleset(name="forwarded") {
+  action(type="mmpstrucdata")
+  action(type="omfile" file="${out}" template="parsed")
+}
 input(type="imtcp" address="127.0.0.1" port="${opts.port ?? 0}" listenPortFileName="${portFile}" ruleset="forwarded")
 `,
   );
@@ -192,6 +204,12 @@ function checkParsed(p: Parsed, a: Alert): void {
   assert.deepEqual(sd.get('user'), [a.user]);
   assert.deepEqual(sd.get('technique'), [a.technique]);
   assert.deepEqual(JSON.parse(p.msg), JSON.parse(JSON.stringify(a)));
+  // what a collector's SD parser makes of it: one field per param, the list of addresses kept whole
+  const fields = (typeof p.fields === 'string' ? JSON.parse(p.fields) : p.fields)['moat@32473'];
+  assert.equal(fields.id, a.id);
+  assert.equal(fields.user, a.user);
+  assert.equal(fields.firstseen, a.firstSeen);
+  assert.equal(fields.sourceips, a.sourceIPs.length ? a.sourceIPs.slice(0, 5).join(',') : undefined);
 }
 
 const alerts = fixtureAlerts();
@@ -301,7 +319,7 @@ describe('rsyslogd over TLS (RFC 5425, gtls driver)', { skip: NO_GTLS }, () => {
 
   test('the forwarder verifies rsyslogd against the CA and delivers; another CA is refused', async () => {
     const rs = await startRsyslog(mkdtempSync(join(dir, 'anon-')), {
-      tls: { ca: ca.cert, ...server, clientAuth: false },
+      tls: { ca: ca.cert, ...server },
     });
     try {
       const fwd = createSyslogForwarder(opts(rs.port));
@@ -323,11 +341,12 @@ describe('rsyslogd over TLS (RFC 5425, gtls driver)', { skip: NO_GTLS }, () => {
     }
   });
 
-  test('rsyslogd requiring a client certificate (x509/certvalid) accepts ours', async (t) => {
-    const client = clientCertificate(ca);
-    if (!client) return t.skip('openssl is not installed: no client certificate');
+  test('rsyslogd requiring a client certificate by name (x509/name) accepts ours, not another name', async (t) => {
+    const client = clientCertificate(ca, 'moat.example.com');
+    const stranger = clientCertificate(ca, 'someone.example.com');
+    if (!client || !stranger) return t.skip('openssl is not installed: no client certificate');
     const rs = await startRsyslog(mkdtempSync(join(dir, 'mtls-')), {
-      tls: { ca: ca.cert, ...server, clientAuth: true },
+      tls: { ca: ca.cert, ...server, clientName: 'moat.example.com' },
     });
     try {
       const fwd = createSyslogForwarder(opts(rs.port, client));
@@ -336,6 +355,14 @@ describe('rsyslogd over TLS (RFC 5425, gtls driver)', { skip: NO_GTLS }, () => {
       const s = await fwd.close(2000);
       assert.equal(s.sent, 3);
       for (const [i, p] of got.entries()) checkParsed(p, alerts[i]!);
+
+      const refused = createSyslogForwarder(opts(rs.port, { ...stranger, backoffMs: 50 }));
+      refused.send(alerts[3]!);
+      for (let i = 0; i < 100 && !refused.stats().lastError; i++) await sleep(20);
+      const r = await refused.close(100);
+      assert.equal(r.sent, 0);
+      assert.match(r.lastError ?? '', /closed the connection before it was ready|certificate/);
+      assert.equal(rs.lines().length, 3);
     } finally {
       await rs.stop();
     }

@@ -26,6 +26,7 @@ import {
 import { setLogSink } from '../../src/log.js';
 import {
   clientCertificate,
+  closeReceivers,
   fixtureAlerts,
   parse5424,
   type Syslog5424,
@@ -34,6 +35,7 @@ import {
 } from './forward-receivers.js';
 
 const alerts = fixtureAlerts();
+after(closeReceivers);
 
 function sdOf(m: Syslog5424): Map<string, string[]> {
   assert.equal(m.sd.length, 1);
@@ -79,7 +81,7 @@ function checkAgainst(m: Syslog5424, a: Alert): void {
   assert.deepEqual(sd.get('technique'), [a.technique]);
   assert.deepEqual(sd.get('user'), [a.user]);
   assert.deepEqual(sd.get('namespace'), a.namespace ? [a.namespace] : undefined);
-  assert.deepEqual(sd.get('sourceIP'), a.sourceIPs.length ? a.sourceIPs.slice(0, 5) : undefined);
+  assert.deepEqual(sd.get('sourceIPs'), a.sourceIPs.length ? [a.sourceIPs.slice(0, 5).join(',')] : undefined);
   assert.deepEqual(sd.get('count'), [String(a.count)]);
   assert.equal(m.bom, false);
   assert.deepEqual(JSON.parse(m.msg), JSON.parse(JSON.stringify(a)));
@@ -114,7 +116,7 @@ describe('RFC 5424 formatting', () => {
     const m = parse5424(Buffer.from(line));
     assert.deepEqual(sdOf(m).get('user'), [nasty]);
     assert.deepEqual(sdOf(m).get('namespace'), ['ns]"\\']);
-    assert.deepEqual(sdOf(m).get('sourceIP'), ['10.0.0.1', '10.0.0.2']);
+    assert.deepEqual(sdOf(m).get('sourceIPs'), ['10.0.0.1,10.0.0.2']);
     assert.equal(m.bom, false);
     assert.doesNotMatch(m.msg, /[^\x00-\x7f]/);
     assert.equal(JSON.parse(m.msg).user, nasty);

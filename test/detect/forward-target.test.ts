@@ -22,9 +22,10 @@ import {
 } from '../../src/detect/forward/index.js';
 import { isMoatError, type MoatError } from '../../src/errors.js';
 import { type LogLevel, setLogSink } from '../../src/log.js';
-import { fixtureAlerts, startSyslogReceiver, variant } from './forward-receivers.js';
+import { closeReceivers, fixtureAlerts, startSyslogReceiver, variant } from './forward-receivers.js';
 
 const alerts = fixtureAlerts();
+after(closeReceivers);
 let dir: string;
 let files: { ca: string; cert: string; key: string; junk: string };
 

@@ -21,9 +21,10 @@ import {
   type ForwarderStats,
 } from '../../src/detect/forward/index.js';
 import { setLogSink } from '../../src/log.js';
-import { clientCertificate, fixtureAlerts } from './forward-receivers.js';
+import { clientCertificate, closeReceivers, fixtureAlerts, track } from './forward-receivers.js';
 
 const alerts = fixtureAlerts();
+after(closeReceivers);
 
 interface Received {
   method: string;
@@ -69,7 +70,7 @@ async function startReceiver(
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
-  return {
+  return track({
     url: `https://localhost:${port}/hooks/moat?token=secret`,
     requests,
     close: () =>
@@ -77,7 +78,7 @@ async function startReceiver(
         server.closeAllConnections();
         server.close(() => r());
       }),
-  };
+  });
 }
 
 function accounted(s: ForwarderStats): number {

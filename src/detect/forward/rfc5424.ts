@@ -99,7 +99,7 @@ function checkSdName(s: string, what: string): string {
   return s;
 }
 
-/** The alert's fields for the SD element, in a fixed order; repeated params for lists (RFC 5424 allows it). */
+/** The alert's fields for the SD element, in a fixed order. */
 function sdParams(a: Alert): [string, string][] {
   const p: [string, string][] = [
     ['id', a.id],
@@ -115,7 +115,9 @@ function sdParams(a: Alert): [string, string][] {
   p.push(['resource', r.subresource ? `${r.resource}/${r.subresource}` : r.resource]);
   if (r.name) p.push(['name', r.name]);
   p.push(['verb', a.verb], ['user', a.user]);
-  for (const ip of a.sourceIPs.slice(0, 5)) p.push(['sourceIP', ip]);
+  // one comma-separated param, not a repeated one: RFC 5424 allows repeats, but rsyslog's mmpstrucdata
+  // and most SIEM parsers keep only the last value of a name
+  if (a.sourceIPs.length > 0) p.push(['sourceIPs', a.sourceIPs.slice(0, 5).join(',')]);
   p.push(['count', String(a.count)], ['firstSeen', a.firstSeen], ['lastSeen', a.lastSeen]);
   return p;
 }

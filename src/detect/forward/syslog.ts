@@ -108,8 +108,16 @@ export function createSyslogForwarder(opts: SyslogForwarderOptions): AlertForwar
       blocked = false;
       pump();
     });
-    s.on('error', (e) => core.error(new Error(`${core.name}: ${e.message}`)));
+    s.on('error', (e) => {
+      errored = true;
+      core.error(new Error(`${core.name}: ${e.message}`));
+    });
+    let errored = false;
     s.on('close', () => {
+      if (!errored && state === 'connecting') {
+        // a collector that checks our certificate's name after the handshake just hangs up
+        core.error(new Error(`${core.name}: the collector closed the connection before it was ready`));
+      }
       if (socket === s) socket = undefined;
       core.connected = false;
       blocked = false;
