@@ -108,11 +108,11 @@ export function createSyslogForwarder(opts: SyslogForwarderOptions): AlertForwar
       blocked = false;
       pump();
     });
+    let errored = false;
     s.on('error', (e) => {
       errored = true;
       core.error(new Error(`${core.name}: ${e.message}`));
     });
-    let errored = false;
     s.on('close', () => {
       if (!errored && state === 'connecting') {
         // a collector that checks our certificate's name after the handshake just hangs up
@@ -154,7 +154,7 @@ export function createSyslogForwarder(opts: SyslogForwarderOptions): AlertForwar
   }
 
   function written(err?: Error | null): void {
-    if (err) core.failed(1, err);
+    if (err) core.failed(1, new Error(`${core.name}: ${err.message}`));
     else core.delivered(1);
   }
 
