@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(docker-registry apache2-utils skopeo buildah mmdebstrap golang-go golang-github-google-uuid-dev
   golang-golang-x-net-dev golang-golang-x-mod-dev jq zstd ca-certificates curl openssl python3-rpm
   binutils openjdk-17-jdk-headless maven ruby python3-packaging python3-pip php-cli php-composer-semver time
-  bsdutils unzip rpm)
+  bsdutils unzip rpm rsyslog rsyslog-gnutls)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

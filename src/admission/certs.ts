@@ -1,4 +1,5 @@
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { isIP, SocketAddress } from 'node:net';
 import {
   bitString,
   boolean,
@@ -170,15 +171,35 @@ export function generateCa(commonName = 'moat admission CA', opts: CertOptions =
   };
 }
 
+/** The 4 or 16 bytes of an IPv4 or IPv6 address. */
+function ipBytes(ip: string): Buffer {
+  if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
+  // SocketAddress normalises every IPv6 spelling; expand :: to eight groups
+  const norm = new SocketAddress({ address: ip, family: 'ipv6' }).address;
+  const [head = '', tail = ''] = norm.split('::');
+  const h = head === '' ? [] : head.split(':');
+  const t = norm.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const groups = norm.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  const out = Buffer.alloc(16);
+  for (let i = 0; i < 8; i++) out.writeUInt16BE(Number.parseInt(groups[i] ?? '0', 16), i * 2);
+  return out;
+}
+
 /** A TLS server certificate for `dnsNames` (the first is also the subject's CN), signed by `ca`. */
 export function issueServerCertificate(
   ca: CertificateAuthority,
+  /** DNS names or IP addresses */
   dnsNames: readonly string[],
   opts: CertOptions = {},
 ): PemPair {
   if (dnsNames.length === 0) throw new Error('a server certificate needs at least one DNS name');
   const { privateKey, spki } = newKey();
-  const san = sequence(...dnsNames.map((n) => implicitPrimitive(2, Buffer.from(n, 'ascii'))));
+  // names that are IP addresses become iPAddress entries (a client checks an IP URL against those only)
+  const san = sequence(
+    ...dnsNames.map((n) =>
+      isIP(n) ? implicitPrimitive(7, ipBytes(n)) : implicitPrimitive(2, Buffer.from(n, 'ascii')),
+    ),
+  );
   const cert = certificate({
     subject: name(dnsNames[0] as string),
     issuer: ca.subject,

@@ -133,18 +133,22 @@ function errCode(e: unknown): string {
   return (e as NodeJS.ErrnoException).code ?? errorMessage(e);
 }
 
-async function reportLoad(set: AuditRuleSet, quiet: boolean): Promise<void> {
+export async function reportLoad(set: AuditRuleSet, quiet: boolean): Promise<void> {
   const { formatLoadError } = await import('../report/alerts.js');
   for (const e of set.rules.errors) process.stderr.write(`moat: ${formatLoadError(e)}\n`);
   if (!quiet) for (const w of set.warnings) process.stderr.write(`moat: warning: ${w}\n`);
 }
 
 /** The alert scale has INFO where findings have UNKNOWN: both mean "the lowest". */
-function alertSeverity(s: string): AlertSeverity {
+export function alertSeverity(s: string): AlertSeverity {
   return (s === 'UNKNOWN' ? 'INFO' : s) as AlertSeverity;
 }
 
-function checkFormat<T extends string>(ctx: CommandContext, formats: readonly T[], command: string): T {
+export function checkFormat<T extends string>(
+  ctx: CommandContext,
+  formats: readonly T[],
+  command: string,
+): T {
   const f = ctx.get<string>('format');
   if (!(formats as readonly string[]).includes(f))
     throw new MoatError('USAGE', `--format ${f}: ${command} writes ${formats.join(', ')}`);
@@ -152,7 +156,7 @@ function checkFormat<T extends string>(ctx: CommandContext, formats: readonly T[
 }
 
 /** Where streamed alert lines go: stdout or the --output file, written as they come. */
-function lineSink(output: string | undefined): { write(s: string): void; close(): void } {
+export function lineSink(output: string | undefined): { write(s: string): void; close(): void } {
   if (!output || output === '-') return { write: (s) => void process.stdout.write(s), close() {} };
   let fd: number;
   try {
@@ -470,8 +474,7 @@ export function auditCommand(): Command {
   );
   cmd.addCommand(scanCommand());
   cmd.addCommand(rulesCommand());
-  // `moat audit serve` (the live audit webhook backend, src/detect/webhook) is added here by the
-  // integrator: it takes AUDIT_RULE_OPTIONS and loads its rules with auditRuleSettings/loadAuditRules,
-  // and renders alerts with src/report/alerts.ts's renderAlertLine, like a followed scan.
+  // serve, install and coverage (src/cli/audit-serve.ts) are added by main.ts: that module builds on
+  // this one's exports, so importing it from here would be circular
   return cmd;
 }

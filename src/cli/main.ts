@@ -3,6 +3,7 @@ import { EXIT, isMoatError } from '../errors.js';
 import { MOAT_VERSION } from '../util/version.js';
 import { admissionCommand } from './admission.js';
 import { auditCommand } from './audit.js';
+import { auditLiveCommands } from './audit-serve.js';
 import { takeExitCode } from './context.js';
 import { dbCommand } from './db.js';
 import { postureCommand } from './posture.js';
@@ -23,7 +24,9 @@ export function buildProgram(): Command {
   program.addCommand(sbomCommand());
   program.addCommand(postureCommand());
   program.addCommand(admissionCommand());
-  program.addCommand(auditCommand());
+  const audit = auditCommand();
+  for (const c of auditLiveCommands()) audit.addCommand(c);
+  program.addCommand(audit);
   applyExitOverride(program);
   return program;
 }

@@ -412,6 +412,101 @@ export const OPTIONS = {
     description:
       'keep reading the file as it grows (and across rotation) until SIGINT/SIGTERM; alerts stream as they close',
   },
+  // moat audit serve / install (docs/detect/webhook.md, docs/detect/forwarders.md)
+  listen: {
+    name: 'listen',
+    arg: '<host:port>',
+    kind: 'string',
+    default: ':9443',
+    description: 'address the audit webhook listens on (:PORT for every interface)',
+  },
+  'data-dir': {
+    name: 'data-dir',
+    arg: '<dir>',
+    kind: 'string',
+    description:
+      "where moat keeps durable state, the audit webhook's write-ahead log (default: $XDG_DATA_HOME/moat, else ~/.local/share/moat)",
+  },
+  'token-file': {
+    name: 'token-file',
+    arg: '<file>',
+    kind: 'string',
+    description: 'bearer tokens the API server may present, one a line (re-read when the file changes)',
+  },
+  'client-ca': {
+    name: 'client-ca',
+    arg: '<file>',
+    kind: 'string',
+    description: "PEM CA that signs the API server's client certificate (enables client-certificate auth)",
+  },
+  'max-batch-size': {
+    name: 'max-batch-size',
+    arg: '<bytes>',
+    kind: 'bytes',
+    default: '32MiB',
+    description: 'largest audit EventList batch accepted (larger: HTTP 413)',
+  },
+  'wal-retention': {
+    name: 'wal-retention',
+    arg: '<bytes>',
+    kind: 'bytes',
+    default: '1GiB',
+    description: 'disk the audit write-ahead log may use; the oldest segments go first',
+  },
+  forward: {
+    name: 'forward',
+    arg: '<target>',
+    kind: 'list',
+    repeatable: true,
+    description:
+      'also send each alert to TARGET: https://host/path (JSON POST), syslog+tcp://host[:port] or syslog+tls://host[:port] (RFC 5424) (repeatable)',
+  },
+  'forward-ca': {
+    name: 'forward-ca',
+    arg: '<file>',
+    kind: 'string',
+    description: 'PEM CA bundle to trust for https and syslog+tls forward targets',
+  },
+  'forward-cert': {
+    name: 'forward-cert',
+    arg: '<file>',
+    kind: 'string',
+    description: 'PEM client certificate for forward targets that require mutual TLS',
+  },
+  'forward-key': {
+    name: 'forward-key',
+    arg: '<file>',
+    kind: 'string',
+    description: 'PEM private key of --forward-cert',
+  },
+  'forward-header': {
+    name: 'forward-header',
+    arg: '<header>',
+    kind: 'list',
+    repeatable: true,
+    description:
+      "'Name: value' header for webhook forward targets, e.g. 'Authorization: Bearer ...' (repeatable)",
+  },
+  'syslog-facility': {
+    name: 'syslog-facility',
+    arg: '<facility>',
+    kind: 'string',
+    default: 'local0',
+    description: 'syslog facility of forwarded alerts (name or number)',
+  },
+  'server-url': {
+    name: 'server-url',
+    arg: '<url>',
+    kind: 'string',
+    description:
+      'https URL the API server will send audit batches to (its host name or address goes into the certificate)',
+  },
+  'out-dir': {
+    name: 'out-dir',
+    arg: '<dir>',
+    kind: 'string',
+    description: 'directory moat audit install writes the certificates, token, kubeconfig and policy to',
+  },
 } as const satisfies Record<string, OptionDef>;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -16,3 +16,9 @@ export function defaultConfigDir(): string {
 export function defaultDbPath(cacheDir: string): string {
   return join(cacheDir, 'vulndb.sqlite');
 }
+
+/** Where moat keeps durable state (the audit write-ahead log): $XDG_DATA_HOME/moat, else ~/.local/share/moat. */
+export function defaultDataDir(): string {
+  const xdg = process.env.XDG_DATA_HOME;
+  return join(xdg && xdg !== '' ? xdg : join(homedir(), '.local', 'share'), 'moat');
+}

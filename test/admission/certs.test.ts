@@ -75,6 +75,19 @@ describe('webhook certificates', () => {
     assert.equal(leaf.checkHost('other.moat-system.svc'), undefined);
   });
 
+  test('IP addresses become iPAddress SANs that TLS clients check (IPv4, IPv6 in any spelling)', () => {
+    const own = generateCa('ip test');
+    const x = new X509Certificate(
+      issueServerCertificate(own, ['audit.example', '10.1.2.3', '::1', 'fd00::1:2']).cert,
+    );
+    assert.equal(x.checkHost('audit.example'), 'audit.example');
+    assert.equal(x.checkIP('10.1.2.3'), '10.1.2.3');
+    assert.equal(x.checkIP('0:0:0:0:0:0:0:1'), '0:0:0:0:0:0:0:1');
+    assert.ok(x.checkIP('fd00:0::1:2'), 'fd00::1:2 in another spelling');
+    assert.equal(x.checkIP('10.1.2.4'), undefined);
+    assert.equal(x.checkHost('10.1.2.3'), undefined, 'an IP is not a DNS name');
+  });
+
   test('the CA signed the server certificate; only the CA is a CA', () => {
     assert.ok(ca.ca);
     assert.ok(!leaf.ca);
