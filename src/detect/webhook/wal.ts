@@ -387,7 +387,8 @@ class WalImpl implements Wal {
           reason = 'checksum mismatch';
           break;
         }
-        keys.push(body.subarray(0, h.count * KEY_BYTES));
+        // copied, so that the payloads are not kept alive until the index is built
+        keys.push(Buffer.from(body.subarray(0, h.count * KEY_BYTES)));
         pos += HEADER + h.bodyLen;
         expect++;
         reason = undefined;
