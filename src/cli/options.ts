@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseSeverity, type Severity } from '../model/severity.js';
+import { parseDurationMs } from '../util/duration.js';
 
 /**
  * Every option is declared once here (Trivy's rule): the flag, the `MOAT_*` environment variable and
@@ -541,30 +542,11 @@ export function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
 /** "90s", "5m", "7d", "1h30m", or a bare number of seconds → milliseconds. */
 export function parseDuration(v: string): number {
-  const s = v.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
-  let total = 0;
-  let m: RegExpExecArray | null;
-  let end = 0;
-  for (m = re.exec(s); m; m = re.exec(s)) {
-    total += Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
-    end = re.lastIndex;
-  }
-  if (end === 0 || end !== s.length)
-    throw new InvalidArgumentError(`"${v}" is not a duration (e.g. 30s, 5m, 7d)`);
-  return total;
+  const ms = parseDurationMs(v);
+  if (ms === undefined) throw new InvalidArgumentError(`"${v}" is not a duration (e.g. 30s, 5m, 7d)`);
+  return ms;
 }
 
 const BYTE_UNITS: Record<string, number> = {

@@ -1,4 +1,5 @@
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
+import { parseDurationMs } from '../../util/duration.js';
 import { type AlertSeverity, isAlertSeverity } from '../alert.js';
 import {
   type AggregationType,
@@ -322,15 +323,10 @@ function matchSpec(n: Node): RuleMatch {
   return out;
 }
 
-const DURATION_RE = /^(\d+)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `90s`, `10m`, `24h`, `7d`. */
+/** `90s`, `10m`, `24h`, `7d` (any CLI duration); undefined unless positive. */
 export function parseDuration(s: string): number | undefined {
-  const m = DURATION_RE.exec(s.trim());
-  if (!m) return undefined;
-  const ms = Number(m[1]) * (UNIT_MS[m[2] as string] ?? 0);
-  return ms > 0 ? ms : undefined;
+  const ms = parseDurationMs(s);
+  return ms !== undefined && ms > 0 ? ms : undefined;
 }
 
 function aggregationSpec(n: Node): RuleAggregation {
