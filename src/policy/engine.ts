@@ -3,7 +3,7 @@ import { BUILTIN_CHECKS } from './checks/index.js';
 import { PSS_LATEST, type PssLevel, pssCheckIds } from './checks/pss.js';
 import { type Exemption, matchExemption } from './exemptions.js';
 import { globMatcher } from './glob.js';
-import { withObjectCache } from './k8s.js';
+import { POD_KINDS, withObjectCache } from './k8s.js';
 import type {
   AdmissionFacts,
   Check,
@@ -71,6 +71,34 @@ export interface Assessment {
   errors: Array<{ checkId: string; resource: ResourceRef; message: string }>;
 }
 
+/**
+ * What a worker found on its objects (PolicyEngine.evaluateRemote): per object and check evaluated, in
+ * order, the number of violations in `counts` (-1: the check threw); in `refs`, per violation the ids in
+ * `strings` of its message, path and container (-1: absent), per failed check that of the error message;
+ * `resources`: the violations (by number) that name another object than the one evaluated.
+ */
+export interface RemoteViolations {
+  counts: Int32Array;
+  refs: Int32Array;
+  strings: string[];
+  resources: Array<[number, K8sObject]>;
+}
+
+/** A range of objects of which some were evaluated by a worker (PolicyEngine.begin). */
+export interface RemoteRange {
+  /** object index (into the run's objects) -> evaluated by the worker whose violations these are */
+  isRemote(index: number): boolean;
+  violations: RemoteViolations;
+}
+
+/** A posture run in parts: see PolicyEngine.begin. */
+export interface Assessing {
+  /** objects [from, to), in order; objects `remote` names take their violations from it */
+  evaluate(from: number, to: number, remote?: RemoteRange): void;
+  /** cluster-scope checks, once every object was evaluated */
+  finish(): Assessment;
+}
+
 /** Parses `baseline`, `restricted@v1.30`, `restricted@latest`. */
 export function parsePssSpec(spec: string): { level: PssLevel; version: number } {
   const m = /^(baseline|restricted)(?:@(?:v?1\.(\d+)|latest))?$/.exec(spec.trim());
@@ -98,9 +126,12 @@ export class PolicyEngine {
   private readonly byKind = new Map<string, number[]>();
   private readonly clusterChecks: ActiveCheck[];
   private readonly cfg: PolicyConfig;
+  /** the built-in catalogue and no custom checks */
+  private readonly builtin: boolean;
 
   constructor(cfg: PolicyConfig = {}, checks: readonly Check[] = BUILTIN_CHECKS) {
     this.cfg = cfg;
+    this.builtin = checks === BUILTIN_CHECKS && !cfg.extraChecks?.length;
     this.pssVersion = cfg.pss?.version ?? cfg.pssVersion ?? PSS_LATEST;
     const all = [...checks, ...(cfg.extraChecks ?? [])];
     const ids = new Set<string>();
@@ -120,25 +151,58 @@ export class PolicyEngine {
     this.clusterChecks = this.active.filter((a) => a.check.scope === 'cluster');
   }
 
-  /** Kinds some active check evaluates. */
+  /** Kinds some active check evaluates or reads. */
   kinds(): Set<string> {
-    const s = new Set(this.byKind.keys());
-    for (const a of this.clusterChecks) {
+    const s = new Set<string>();
+    for (const a of this.active) {
       for (const k of a.check.kinds) s.add(k);
-      if (a.check.scope === 'cluster') for (const k of a.check.reads ?? []) s.add(k);
+      for (const k of a.check.reads ?? []) s.add(k);
     }
     return s;
   }
 
-  /** Posture: every active check over every object, then cluster-scope checks over the inventory. */
-  assess(objects: readonly SourcedObject[]): Assessment {
-    return withObjectCache(() => this.assessAll(objects));
+  /**
+   * Whether a posture run may be split among worker threads (src/posture/shard.ts), and the kinds whose
+   * objects every thread then needs whole (what checks look up in the inventory; of other objects, apiVersion,
+   * kind and metadata are enough). Undefined when it may not: the catalogue is not the built-in one (a
+   * worker rebuilds it from the configuration; compiled custom policies cannot be sent), or a workload
+   * kind would have to be shared whole (the workloads are most of the bytes).
+   */
+  sharedKinds(): Set<string> | undefined {
+    if (!this.builtin) return undefined;
+    const kinds = new Set<string>();
+    for (const a of this.active) {
+      const c = a.check;
+      for (const k of c.reads ?? []) kinds.add(k);
+      if (c.scope === 'cluster' && c.metadataOnly !== true) for (const k of c.kinds) kinds.add(k);
+    }
+    for (const k of POD_KINDS) if (kinds.has(k)) return undefined;
+    return kinds;
   }
 
-  private assessAll(objects: readonly SourcedObject[]): Assessment {
+  /** Posture: every active check over every object, then cluster-scope checks over the inventory. */
+  assess(objects: readonly SourcedObject[]): Assessment {
+    const run = this.begin(objects);
+    run.evaluate(0, objects.length);
+    return run.finish();
+  }
+
+  /**
+   * Posture in parts: `evaluate` ranges of `objects` in order (their object-scope checks, or, for objects
+   * a worker evaluated, the violations it sent), then `finish` (cluster-scope checks). The results are
+   * those of `assess`, in the same order. `objects` is the whole inventory from the start: checks look
+   * objects up in it.
+   */
+  begin(objects: readonly SourcedObject[]): Assessing {
+    const state = this.startRun(objects);
+    return {
+      evaluate: (from, to, remote) => withObjectCache(() => this.evaluateRange(state, from, to, remote)),
+      finish: () => this.finishRun(state),
+    };
+  }
+
+  private startRun(objects: readonly SourcedObject[]): PostureRun {
     const inventory = makeInventory(objects.map((o) => o.object));
-    const sourceOf = new Map<K8sObject, SourcedObject['source']>();
-    for (const o of objects) sourceOf.set(o.object, o.source);
     const out: Assessment = {
       results: [],
       exempted: [],
@@ -152,25 +216,96 @@ export class PolicyEngine {
       expiredExemptions: this.expiredExemptions(),
       errors: [],
     };
-    const run = newRun(this.active.length, inventory, undefined);
-    const clusterKinds = new Set(
-      this.clusterChecks.flatMap((a) => [
-        ...a.check.kinds,
-        ...(a.check.scope === 'cluster' ? (a.check.reads ?? []) : []),
-      ]),
-    );
-    for (const { object, source } of objects) {
+    const clusterKinds = new Set<string>();
+    for (const a of this.clusterChecks) {
+      for (const k of a.check.kinds) clusterKinds.add(k);
+      if (a.check.scope === 'cluster') for (const k of a.check.reads ?? []) clusterKinds.add(k);
+    }
+    return {
+      objects,
+      run: newRun(this.active.length, inventory, undefined),
+      out,
+      clusterKinds,
+      next: 0,
+      finished: false,
+    };
+  }
+
+  private evaluateRange(state: PostureRun, from: number, to: number, remote?: RemoteRange): void {
+    if (from !== state.next || to < from || to > state.objects.length || state.finished) {
+      throw new MoatError('INTERNAL', `policy engine: objects ${from}-${to} evaluated out of order`);
+    }
+    const { run, out } = state;
+    const replay = remote ? { ...remote, slot: 0, ref: 0, violation: 0, resource: 0 } : undefined;
+    for (let j = from; j < to; j++) {
+      const { object, source } = state.objects[j] as SourcedObject;
       const kind = object.kind ?? '';
       const list = this.byKind.get(kind);
-      if (!list && !clusterKinds.has(kind)) {
+      if (!list && !state.clusterKinds.has(kind)) {
         out.skipped[kind] = (out.skipped[kind] ?? 0) + 1;
         continue;
       }
       out.evaluated[kind] = (out.evaluated[kind] ?? 0) + 1;
       if (!list) continue;
-      for (const i of list) this.runObjectCheck(i, object, source, run, out);
+      if (replay?.isRemote(j)) this.replayObject(list, object, source, replay, run, out);
+      else for (const i of list) this.runObjectCheck(i, object, source, run, out);
     }
+    if (replay && replay.slot !== replay.violations.counts.length) {
+      throw new MoatError('INTERNAL', 'policy engine: a worker evaluated other objects than those replayed');
+    }
+    state.next = to;
+  }
+
+  /** The violations a worker found on one object, recorded as runObjectCheck would have. */
+  private replayObject(
+    list: readonly number[],
+    object: K8sObject,
+    source: SourcedObject['source'],
+    r: Replay,
+    run: Run,
+    out: Assessment,
+  ): void {
+    const { counts, refs, strings, resources } = r.violations;
+    for (const i of list) {
+      const a = this.active[i] as ActiveCheck;
+      if (!countApplicable(a, i, object, run)) continue;
+      const n = counts[r.slot++] as number;
+      if (n < 0) {
+        out.errors.push({
+          checkId: a.check.id,
+          resource: resourceRef(object, source, this.cfg.cluster),
+          message: strings[refs[r.ref++] as number] as string,
+        });
+        continue;
+      }
+      for (let k = 0; k < n; k++) {
+        const v: Violation = { message: strings[refs[r.ref] as number] as string };
+        const path = refs[r.ref + 1] as number;
+        const container = refs[r.ref + 2] as number;
+        r.ref += 3;
+        if (path >= 0) v.path = strings[path] as string;
+        if (container >= 0) v.container = strings[container] as string;
+        const res = resources[r.resource];
+        if (res !== undefined && res[0] === r.violation) {
+          v.resource = res[1];
+          r.resource++;
+        }
+        r.violation++;
+        this.record(a, v.resource ?? object, source, v, run, out);
+      }
+    }
+  }
+
+  private finishRun(state: PostureRun): Assessment {
+    if (state.next !== state.objects.length || state.finished) {
+      throw new MoatError('INTERNAL', 'policy engine: finish before every object was evaluated');
+    }
+    state.finished = true;
+    const { run, out } = state;
+    const inventory = run.inventory;
     setApplicable(run, this.active, out);
+    const sourceOf = new Map<K8sObject, SourcedObject['source']>();
+    for (const o of state.objects) sourceOf.set(o.object, o.source);
     for (const a of this.clusterChecks) {
       out.applicable[a.check.id] = a.check.kinds.reduce((n, k) => n + inventory.byKind(k).length, 0);
       const ctx: CheckContext = { params: a.params, pssVersion: this.pssVersion, inventory };
@@ -191,6 +326,99 @@ export class PolicyEngine {
       }
     }
     return out;
+  }
+
+  /**
+   * A worker's part of a posture run: the object-scope checks of `objects`, in the order `Assessing`
+   * replays them (per object, its kind's checks whose namespace exclusions leave it in), with the
+   * inventory of the whole run (`inventory`, in input order). Plain data, for postMessage.
+   */
+  evaluateRemote(objects: readonly K8sObject[], inventory: readonly K8sObject[]): RemoteViolations {
+    return withObjectCache(() => {
+      const counts: number[] = [];
+      const refs: number[] = [];
+      // each distinct string once: messages repeat across objects, and the main thread groups them by
+      // string, which is cheap for one string object hashed once
+      const ids = new Map<string, number>();
+      const strings: string[] = [];
+      const id = (x: string | undefined): number => {
+        if (x === undefined) return -1;
+        let n = ids.get(x);
+        if (n === undefined) {
+          n = strings.length;
+          ids.set(x, n);
+          strings.push(x);
+        }
+        return n;
+      };
+      const resources: Array<[number, K8sObject]> = [];
+      const ctxs: Array<CheckContext | undefined> = [];
+      const inv = makeInventory(inventory);
+      let violations = 0;
+      for (const object of objects) {
+        const list = this.byKind.get(object.kind ?? '');
+        if (!list) continue;
+        for (const i of list) {
+          const a = this.active[i] as ActiveCheck;
+          if (namespaceExcluded(a.params, object)) continue;
+          let ctx = ctxs[i];
+          if (!ctx) {
+            ctx = { params: a.params, pssVersion: this.pssVersion, inventory: inv };
+            ctxs[i] = ctx;
+          }
+          let found: Violation[];
+          try {
+            found = (a.check as ObjectCheck).evaluate(object, ctx);
+          } catch (e) {
+            counts.push(-1);
+            refs.push(id(e instanceof Error ? e.message : String(e)));
+            continue;
+          }
+          counts.push(found.length);
+          for (const v of found) {
+            refs.push(id(v.message), id(v.path), id(v.container));
+            if (v.resource) resources.push([violations, v.resource]);
+            violations++;
+          }
+        }
+      }
+      // Int32Arrays move to the main thread without a copy (postMessage transfer list)
+      return { counts: Int32Array.from(counts), refs: Int32Array.from(refs), strings, resources };
+    });
+  }
+
+  private runObjectCheck(
+    i: number,
+    object: K8sObject,
+    source: SourcedObject['source'],
+    run: Run,
+    out: Assessment,
+  ): void {
+    const a = this.active[i] as ActiveCheck;
+    if (!countApplicable(a, i, object, run)) return;
+    // one context per check and run: checks are pure and do not keep it
+    let ctx = run.ctx[i];
+    if (!ctx) {
+      ctx = {
+        params: a.params,
+        pssVersion: this.pssVersion,
+        inventory: run.inventory,
+        admission: run.admission,
+      };
+      run.ctx[i] = ctx;
+    }
+    let violations: Violation[];
+    try {
+      violations = (a.check as ObjectCheck).evaluate(object, ctx);
+    } catch (e) {
+      out.errors.push({
+        checkId: a.check.id,
+        resource: resourceRef(object, source, this.cfg.cluster),
+        message: e instanceof Error ? e.message : String(e),
+      });
+      return;
+    }
+    for (const v of violations) this.record(a, v.resource ?? object, source, v, run, out);
   }
 
   /** Admission: the object-scope checks for one object. Cluster-scope checks need an inventory and are skipped. */
@@ -225,43 +453,6 @@ export class PolicyEngine {
     return out;
   }
 
-  private runObjectCheck(
-    i: number,
-    object: K8sObject,
-    source: SourcedObject['source'],
-    run: Run,
-    out: Assessment,
-  ): void {
-    const a = this.active[i] as ActiveCheck;
-    if (namespaceExcluded(a.params, object)) return;
-    const n = run.applicable[i] ?? 0;
-    if (n === 0) run.order.push(i);
-    run.applicable[i] = n + 1;
-    // one context per check and run: checks are pure and do not keep it
-    let ctx = run.ctx[i];
-    if (!ctx) {
-      ctx = {
-        params: a.params,
-        pssVersion: this.pssVersion,
-        inventory: run.inventory,
-        admission: run.admission,
-      };
-      run.ctx[i] = ctx;
-    }
-    let violations: Violation[];
-    try {
-      violations = (a.check as ObjectCheck).evaluate(object, ctx);
-    } catch (e) {
-      out.errors.push({
-        checkId: a.check.id,
-        resource: resourceRef(object, source, this.cfg.cluster),
-        message: e instanceof Error ? e.message : String(e),
-      });
-      return;
-    }
-    for (const v of violations) this.record(a, v.resource ?? object, source, v, run, out);
-  }
-
   private record(
     a: ActiveCheck,
     object: K8sObject,
@@ -272,25 +463,36 @@ export class PolicyEngine {
   ) {
     // one ResourceRef per object and one per container, shared by their results: fewer objects to
     // allocate, and renderers serialize each ref once
-    let refs = run.refs.get(object);
+    // violations come object by object: most are about the object of the one before
+    let refs = run.lastObject === object ? run.lastRefs : run.refs.get(object);
     if (!refs) {
       refs = {
         base: resourceRef(object, source, this.cfg.cluster),
-        byContainer: undefined,
+        byContainer: NO_REFS,
         id: out.resources.length,
       };
       out.resources.push(refs.base);
       run.refs.set(object, refs);
     }
+    run.lastObject = object;
+    run.lastRefs = refs;
     let resource = refs.base;
-    if (v.container) {
-      refs.byContainer ??= new Map();
-      const hit = refs.byContainer.get(v.container);
-      if (hit) resource = hit;
-      else {
-        resource = { ...refs.base, container: v.container };
-        refs.byContainer.set(v.container, resource);
+    const container = v.container;
+    if (container) {
+      // a pod has a few containers: a scan beats hashing the name
+      let hit: ResourceRef | undefined;
+      for (const r of refs.byContainer) {
+        if (r.container === container) {
+          hit = r;
+          break;
+        }
       }
+      if (!hit) {
+        hit = { ...refs.base, container };
+        if (refs.byContainer === NO_REFS) refs.byContainer = [];
+        refs.byContainer.push(hit);
+      }
+      resource = hit;
     }
     const result: PolicyResult = {
       checkId: a.check.id,
@@ -333,7 +535,48 @@ interface Run {
   order: number[];
   ctx: Array<CheckContext | undefined>;
   /** the ResourceRefs of each object with results (a Map per run: a WeakMap costs the GC more) */
-  refs: Map<K8sObject, { base: ResourceRef; byContainer: Map<string, ResourceRef> | undefined; id: number }>;
+  refs: Map<K8sObject, ObjectRefs>;
+  /** the object of the last violation recorded, and its refs */
+  lastObject: K8sObject | undefined;
+  lastRefs: ObjectRefs | undefined;
+}
+
+/** The ResourceRefs of an object with violations: its own and one per container; `id` indexes Assessment.resources. */
+interface ObjectRefs {
+  base: ResourceRef;
+  byContainer: ResourceRef[];
+  id: number;
+}
+
+const NO_REFS: ResourceRef[] = [];
+
+/** One posture run in progress (PolicyEngine.begin). */
+interface PostureRun {
+  objects: readonly SourcedObject[];
+  run: Run;
+  out: Assessment;
+  /** kinds some cluster-scope check reads: objects of these kinds are evaluated, not skipped */
+  clusterKinds: Set<string>;
+  /** the next object to evaluate */
+  next: number;
+  finished: boolean;
+}
+
+/** Where Assessing.evaluate is in a worker's violations. */
+interface Replay extends RemoteRange {
+  slot: number;
+  ref: number;
+  violation: number;
+  resource: number;
+}
+
+/** Counts an object for check `i`'s score denominator; false when the check's namespace exclusions leave it out. */
+function countApplicable(a: ActiveCheck, i: number, object: K8sObject, run: Run): boolean {
+  if (namespaceExcluded(a.params, object)) return false;
+  const n = run.applicable[i] ?? 0;
+  if (n === 0) run.order.push(i);
+  run.applicable[i] = n + 1;
+  return true;
 }
 
 function newRun(checks: number, inventory: Inventory, admission: AdmissionFacts | undefined): Run {
@@ -344,6 +587,8 @@ function newRun(checks: number, inventory: Inventory, admission: AdmissionFacts 
     order: [],
     ctx: new Array<CheckContext | undefined>(checks).fill(undefined),
     refs: new Map(),
+    lastObject: undefined,
+    lastRefs: undefined,
   };
 }
 

@@ -1,3 +1,4 @@
+import { text } from './text.js';
 import type { K8sMetadata, K8sObject } from './types.js';
 
 /** Kinds whose objects carry a pod spec: Pods and every pod-template owner. */
@@ -42,19 +43,30 @@ function at(o: unknown, ...keys: string[]): unknown {
 // During an assessment every check asks for the same object's pod spec and containers; the engine turns
 // these caches on for the length of one run (objects do not change during it) and drops them after.
 let specCache: WeakMap<K8sObject, PodSpecRef | null> | undefined;
-let containerCache: WeakMap<PodSpecRef, ContainerRef[]> | undefined;
+// per pod spec: its containers, for each selection of kinds asked for ('' is every kind)
+let containerCache: WeakMap<PodSpecRef, Map<string, ContainerRef[]>> | undefined;
 
 /** Runs `fn` with podSpecOf/containersOf memoized per object; callers must not modify what they return. */
 export function withObjectCache<T>(fn: () => T): T {
   if (specCache) return fn();
   specCache = new WeakMap();
   containerCache = new WeakMap();
+  currentRun = ++runs;
   try {
     return fn();
   } finally {
     specCache = undefined;
     containerCache = undefined;
+    currentRun = 0;
   }
+}
+
+let runs = 0;
+let currentRun = 0;
+
+/** Inside withObjectCache, a number for that call (objects do not change until it returns); else 0. */
+export function objectRun(): number {
+  return currentRun;
 }
 
 /** The pod spec of a Pod or pod-template owner, or undefined when the object has none. */
@@ -69,36 +81,36 @@ export function podSpecOf(obj: K8sObject): PodSpecRef | undefined {
   return findPodSpec(obj);
 }
 
+/** Where each kind keeps its pod template (holder of metadata and spec), and the paths that follow. */
+const HOLDERS: Readonly<Record<string, { base: readonly string[]; path: string; metadataPath: string }>> = {};
+for (const [kinds, base] of [
+  [['Pod'], []],
+  [['PodTemplate'], ['template']],
+  [['CronJob'], ['spec', 'jobTemplate', 'spec', 'template']],
+  [
+    ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'ReplicationController'],
+    ['spec', 'template'],
+  ],
+] as const) {
+  const prefix = base.length ? `${base.join('.')}.` : '';
+  // one string per kind, shared by every object: checks build their paths on it
+  for (const k of kinds)
+    (HOLDERS as Record<string, (typeof HOLDERS)[string]>)[k] = {
+      base,
+      path: `${prefix}spec`,
+      metadataPath: `${prefix}metadata`,
+    };
+}
+
 function findPodSpec(obj: K8sObject): PodSpecRef | undefined {
-  let base: string[];
-  switch (obj.kind) {
-    case 'Pod':
-      base = [];
-      break;
-    case 'PodTemplate':
-      base = ['template'];
-      break;
-    case 'CronJob':
-      base = ['spec', 'jobTemplate', 'spec', 'template'];
-      break;
-    case 'Deployment':
-    case 'StatefulSet':
-    case 'DaemonSet':
-    case 'ReplicaSet':
-    case 'Job':
-    case 'ReplicationController':
-      base = ['spec', 'template'];
-      break;
-    default:
-      return undefined;
-  }
-  const holder = base.length ? at(obj, ...base) : obj;
+  const h = Object.hasOwn(HOLDERS, obj.kind ?? '') ? HOLDERS[obj.kind as string] : undefined;
+  if (!h) return undefined;
+  const holder = h.base.length ? at(obj, ...h.base) : obj;
   if (!isObject(holder)) return undefined;
   const spec = holder.spec;
   if (!isObject(spec)) return undefined;
   const metadata = isObject(holder.metadata) ? (holder.metadata as K8sMetadata) : {};
-  const prefix = base.length ? `${base.join('.')}.` : '';
-  return { metadata, spec, path: `${prefix}spec`, metadataPath: `${prefix}metadata` };
+  return { metadata, spec, path: h.path, metadataPath: h.metadataPath };
 }
 
 export type ContainerKind = 'containers' | 'initContainers' | 'ephemeralContainers';
@@ -120,14 +132,24 @@ export function containersOf(
   ref: PodSpecRef,
   kinds: readonly ContainerKind[] = CONTAINER_KINDS,
 ): ContainerRef[] {
-  if (containerCache && kinds === CONTAINER_KINDS) {
-    const hit = containerCache.get(ref);
-    if (hit) return hit;
-    const all = listContainers(ref, kinds);
-    containerCache.set(ref, all);
-    return all;
+  if (!containerCache) return listContainers(ref, kinds);
+  let lists = containerCache.get(ref);
+  if (!lists) {
+    lists = new Map();
+    containerCache.set(ref, lists);
   }
-  return listContainers(ref, kinds);
+  const key = kinds === CONTAINER_KINDS ? '' : kinds.join();
+  let hit = lists.get(key);
+  if (hit) return hit;
+  if (kinds === CONTAINER_KINDS) hit = listContainers(ref, kinds);
+  else {
+    // the same ContainerRefs in another selection or order (PSA lists init containers first)
+    const all = containersOf(ref);
+    hit = [];
+    for (const kind of kinds) for (const c of all) if (c.kind === kind) hit.push(c);
+  }
+  lists.set(key, hit);
+  return hit;
 }
 
 function listContainers(ref: PodSpecRef, kinds: readonly ContainerKind[]): ContainerRef[] {
@@ -135,16 +157,17 @@ function listContainers(ref: PodSpecRef, kinds: readonly ContainerKind[]): Conta
   for (const kind of kinds) {
     const list = ref.spec[kind];
     if (!Array.isArray(list)) continue;
-    list.forEach((c, index) => {
-      if (!isObject(c)) return;
+    for (let index = 0; index < list.length; index++) {
+      const c: unknown = list[index];
+      if (!isObject(c)) continue;
       out.push({
         container: c,
         name: typeof c.name === 'string' ? c.name : `${kind}[${index}]`,
         kind,
         index,
-        path: `${ref.path}.${kind}[${index}]`,
+        path: text`${ref.path}.${kind}[${index}]`,
       });
-    });
+    }
   }
   return out;
 }

@@ -136,6 +136,12 @@ interface CheckBase {
 /** Evaluates one object at a time (every pod-spec check, Service checks, RBAC role checks...). */
 export interface ObjectCheck extends CheckBase {
   scope: 'object';
+  /**
+   * kinds it looks up in `ctx.inventory` (a workload's ServiceAccount, a binding's Role); a check that
+   * reads the inventory must name them: posture's worker threads give each other whole objects of these
+   * kinds only (src/posture/shard.ts)
+   */
+  reads?: readonly string[];
   evaluate(object: K8sObject, ctx: CheckContext): Violation[];
 }
 
@@ -147,6 +153,12 @@ export interface ClusterCheck extends CheckBase {
   scope: 'cluster';
   /** other kinds it reads from the inventory (e.g. NetworkPolicy for "namespaces without one") */
   reads?: readonly string[];
+  /**
+   * true when it reads no more than apiVersion, kind and metadata of the objects in the inventory (the
+   * namespaces in use, labels, names): posture's worker threads then send the main thread only those
+   * fields of the objects they evaluate
+   */
+  metadataOnly?: boolean;
   evaluateCluster(ctx: CheckContext): Violation[];
 }
 

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Severity } from '../model/severity.js';
-import { type PolicyConfig, PolicyEngine } from '../policy/engine.js';
+import { type Assessment, type PolicyConfig, PolicyEngine } from '../policy/engine.js';
 import type { Check, SourcedObject } from '../policy/types.js';
+import type { ManifestLoad } from './manifests.js';
 import { buildPostureReport, type PostureReport, type PostureTarget } from './report.js';
 
 export interface PostureOptions {
@@ -17,6 +18,11 @@ export interface PostureOptions {
   /** report only recommendations of these severities (the score still counts every check) */
   severity?: readonly Severity[];
   now?: Date;
+  /**
+   * threads to read and assess manifests with (1: this one only); by default one per core, up to 4, when
+   * there are at least 2 MiB per thread (src/posture/shard.ts). MOAT_POSTURE_THREADS overrides the default.
+   */
+  threads?: number;
 }
 
 /**
@@ -60,6 +66,13 @@ export async function loadCustomChecks(
 }
 
 /** `moat posture`: read manifests or a cluster, run the policy engine, build the report. */
+/** The threads option, else MOAT_POSTURE_THREADS, else undefined (decided by input size). */
+function threadsWanted(threads: number | undefined): number | undefined {
+  if (threads !== undefined) return threads;
+  const env = Number(process.env.MOAT_POSTURE_THREADS);
+  return Number.isInteger(env) && env >= 1 ? env : undefined;
+}
+
 export async function assessPosture(opts: PostureOptions = {}): Promise<PostureReport> {
   const custom = await loadCustomChecks(opts.policyFiles ?? []);
   let objects: SourcedObject[];
@@ -67,13 +80,35 @@ export async function assessPosture(opts: PostureOptions = {}): Promise<PostureR
   const errors: PostureReport['errors'] = [...custom.errors];
   const warnings = [...custom.warnings];
   let cluster: string | undefined;
+  const engine = (c?: string) =>
+    new PolicyEngine({ ...opts.policy, extraChecks: custom.checks, ...(c ? { cluster: c } : {}) });
+  let assessment: Assessment;
   if (opts.inputs && opts.inputs.length > 0) {
-    const { loadManifests } = await import('./manifests.js');
-    const load = await loadManifests(opts.inputs, { stdin: opts.stdin });
+    const inputs = opts.inputs;
+    const policy = engine();
+    const { loadManifests, loadManifestItems, manifestItems } = await import('./manifests.js');
+    let load: ManifestLoad;
+    // files and directories only (stdin is one text), and a catalogue a worker can rebuild
+    if (!inputs.includes('-') && policy.sharedKinds() !== undefined && threadsWanted(opts.threads) !== 1) {
+      const items = await manifestItems(inputs);
+      const { planParts, assessParts } = await import('./shard.js');
+      const parts = await planParts(items, threadsWanted(opts.threads));
+      if (parts) {
+        const done = await assessParts(policy, { ...opts.policy }, parts);
+        load = done.load;
+        assessment = done.assessment;
+      } else {
+        load = await loadManifestItems(items);
+        assessment = policy.assess(load.objects);
+      }
+    } else {
+      load = await loadManifests(inputs, { stdin: opts.stdin });
+      assessment = policy.assess(load.objects);
+    }
     objects = load.objects;
     for (const e of load.errors)
       errors.push({ source: e.file, ...(e.line ? { line: e.line } : {}), message: e.message });
-    target = { type: 'manifests', inputs: opts.inputs };
+    target = { type: 'manifests', inputs };
   } else {
     const { listCluster } = await import('./cluster.js');
     const c = await listCluster({
@@ -85,13 +120,8 @@ export async function assessPosture(opts: PostureOptions = {}): Promise<PostureR
     cluster = c.cluster;
     for (const e of c.errors) errors.push({ source: `cluster ${c.cluster}: ${e.kind}`, message: e.message });
     target = { type: 'cluster', inputs: opts.context ? [opts.context] : [], cluster: c.cluster };
+    assessment = engine(cluster).assess(objects);
   }
-  const engine = new PolicyEngine({
-    ...opts.policy,
-    extraChecks: custom.checks,
-    ...(cluster ? { cluster } : {}),
-  });
-  const assessment = engine.assess(objects);
   return buildPostureReport(assessment, target, {
     objects: objects.length,
     errors,

@@ -57,26 +57,60 @@ export async function loadManifests(
       addParsed(out, parseManifests(text, STDIN_NAME, sniffJson(text) ? 'json' : 'yaml'));
       continue;
     }
-    let st: Awaited<ReturnType<typeof stat>>;
-    try {
-      st = await stat(input);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new MoatError(
-        'NOT_FOUND',
-        code === 'ENOENT'
-          ? `manifest path ${input} does not exist`
-          : `cannot read manifest path ${input}: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
-    if (st.isDirectory()) {
-      const files: string[] = [];
-      await walk(input, files, new Set([await realpath(input)]), out);
-      await loadFiles(files, out);
-    } else await loadFiles([input], out);
+    await loadManifestItems(await expandInput(input), out);
   }
   return out;
+}
+
+/** What reading a file or directory input comes to, in order: a file to read, or an error to report. */
+export type ManifestItem = { file: string } | { error: ManifestError };
+
+/**
+ * The manifest files of file and directory inputs (not `-`), in the order loadManifests reads them, with
+ * the directories that could not be read; throws NOT_FOUND as loadManifests does.
+ */
+export async function manifestItems(inputs: readonly string[]): Promise<ManifestItem[]> {
+  const items: ManifestItem[] = [];
+  for (const input of inputs) for (const item of await expandInput(input)) items.push(item);
+  return items;
+}
+
+/** Reads items (from manifestItems) in order into `out`. */
+export async function loadManifestItems(
+  items: readonly ManifestItem[],
+  out: ManifestLoad = { objects: [], errors: [], files: 0, documents: 0 },
+): Promise<ManifestLoad> {
+  const files: string[] = [];
+  for (const item of items) {
+    if ('error' in item) {
+      await loadFiles(files.splice(0), out);
+      out.errors.push(item.error);
+    } else files.push(item.file);
+  }
+  await loadFiles(files, out);
+  return out;
+}
+
+async function expandInput(input: string): Promise<ManifestItem[]> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(input);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new MoatError(
+      'NOT_FOUND',
+      code === 'ENOENT'
+        ? `manifest path ${input} does not exist`
+        : `cannot read manifest path ${input}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  if (!st.isDirectory()) return [{ file: input }];
+  const files: string[] = [];
+  const errors: ManifestError[] = [];
+  await walk(input, files, new Set([await realpath(input)]), errors);
+  // a directory's read errors come first, as they are found before any file is read
+  return [...errors.map((error) => ({ error })), ...files.map((file) => ({ file }))];
 }
 
 function addParsed(out: ManifestLoad, p: ParsedManifests): void {
@@ -86,12 +120,12 @@ function addParsed(out: ManifestLoad, p: ParsedManifests): void {
 }
 
 /** Collects manifest files under dir, sorted, skipping hidden entries and directory cycles. */
-async function walk(dir: string, files: string[], seen: Set<string>, out: ManifestLoad): Promise<void> {
+async function walk(dir: string, files: string[], seen: Set<string>, errors: ManifestError[]): Promise<void> {
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (e) {
-    out.errors.push({ file: dir, message: `cannot read directory: ${(e as Error).message}` });
+    errors.push({ file: dir, message: `cannot read directory: ${(e as Error).message}` });
     return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -113,7 +147,7 @@ async function walk(dir: string, files: string[], seen: Set<string>, out: Manife
       const real = await realpath(path);
       if (seen.has(real)) continue;
       seen.add(real);
-      await walk(path, files, seen, out);
+      await walk(path, files, seen, errors);
     } else if (isFile && MANIFEST_EXTENSIONS.has(extname(ent.name).toLowerCase())) files.push(path);
   }
 }

@@ -137,6 +137,31 @@ describe('moat posture (manifests)', () => {
     assert.ok(report.score.value < 100);
   });
 
+  test('worker threads (MOAT_POSTURE_THREADS) make the report one thread makes, malformed files and exemptions included', async () => {
+    const dirs = ['badpods', 'kubernetes-goat', 'kubernetes-examples', 'checkov', 'polaris'].map((d) =>
+      join(REPO, 'test/fixtures/k8s-manifests', d),
+    );
+    const ex = join(sb.inputs, 'threads-ex.yaml');
+    writeFileSync(ex, '- check: pss.*\n  resource: { labels: { app: nginx } }\n  reason: lab\n');
+    const run = async (threads: string) => {
+      const r = await moat(sb, ['posture', '-f', 'json', '--debug', '--exemptions', ex, ...dirs], {
+        env: { MOAT_POSTURE_THREADS: threads },
+      });
+      // the corpora hold unrendered templates and fixtures that do not parse: exit 0 with errors listed
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        r.lines.some((l) => l.includes('split among threads') && l.includes(`threads=${threads}`)),
+        threads !== '1',
+        r.stderr,
+      );
+      const { generatedAt: _, ...rest } = JSON.parse(r.stdout) as Report & { generatedAt: string };
+      return rest;
+    };
+    const one = await run('1');
+    assert.ok(one.errors.length > 0 && one.recommendations.length > 0 && one.exempted.length > 0);
+    for (const threads of ['2', '3']) assert.deepEqual(await run(threads), one, `${threads} threads`);
+  });
+
   test('stdin (helm template | moat posture -) equals reading the file', async () => {
     const file = join(BADPODS, 'priv/deployment/priv-exec-deployment.yaml');
     const fromFile = JSON.parse((await moat(sb, ['posture', '-f', 'json', file])).stdout) as Report;

@@ -1,6 +1,7 @@
 import { MoatError } from '../../errors.js';
 import { lookup, namespaceOf } from '../inventory.js';
 import {
+  type ContainerKind,
   type ContainerRef,
   containersOf,
   describeObject,
@@ -10,6 +11,7 @@ import {
   podSpecOf,
 } from '../k8s.js';
 import { parseQuantity } from '../quantity.js';
+import { text } from '../text.js';
 import type { CheckContext, K8sObject, ObjectCheck, Violation } from '../types.js';
 import { DEFENDER_RECOMMENDATIONS, type DefenderRecommendation } from './defender/recommendations.js';
 import {
@@ -19,6 +21,7 @@ import {
   isExcluded,
   num,
   obj,
+  perParams,
   podExcluded,
   regex,
   securityContext,
@@ -52,6 +55,8 @@ interface Impl {
    * those whose default matches everything are.
    */
   configurationRequired: boolean;
+  /** kinds it looks up in the inventory */
+  reads?: readonly string[];
   evaluate(run: Run): Violation[];
 }
 
@@ -75,35 +80,43 @@ function cap(name: string): string {
 // --- CPU and memory limits (container-resource-limits; Gatekeeper K8sContainerLimits) ---------------------
 
 const LIMITED = ['cpu', 'memory'] as const;
+// ephemeral containers cannot set resources
+const WITH_RESOURCES: readonly ContainerKind[] = ['containers', 'initContainers'];
+
+const limitMaxima = perParams((params) => {
+  const maxima: Array<{ res: string; limit: string; max: number | undefined }> = [];
+  for (const res of LIMITED) {
+    const limit = str(params[`${res}Limit`]);
+    // "-1" switches the resource off, as in Gatekeeper's template
+    if (limit === undefined || limit === '-1') continue;
+    maxima.push({ res, limit, max: parseQuantity(limit) });
+  }
+  return maxima;
+});
 
 const limits = pod((ref, { id, params }) => {
-  const maxima: Array<{ res: string; text: string; max: number }> = [];
-  for (const res of LIMITED) {
-    const text = str(params[`${res}Limit`]);
-    // "-1" switches the resource off, as in Gatekeeper's template
-    if (text === undefined || text === '-1') continue;
-    const max = parseQuantity(text);
+  const maxima = limitMaxima(params);
+  for (const { res, limit, max } of maxima) {
     if (max === undefined) {
-      throw new MoatError('CONFIG', `${id}: ${res}Limit "${text}" is not a Kubernetes quantity`);
+      throw new MoatError('CONFIG', `${id}: ${res}Limit "${limit}" is not a Kubernetes quantity`);
     }
-    maxima.push({ res, text, max });
   }
   const out: Violation[] = [];
-  // ephemeral containers cannot set resources
-  for (const c of checkedContainers(ref, params, ['containers', 'initContainers'])) {
+  for (const c of checkedContainers(ref, params, WITH_RESOURCES)) {
     const lim = obj(obj(c.container.resources).limits);
-    for (const { res, text, max } of maxima) {
-      const path = `${c.path}.resources.limits.${res}`;
+    for (const { res, limit, max } of maxima) {
       const value = lim[res];
+      let message: string | undefined;
       if (value === undefined || value === null || value === '') {
-        out.push(v(`${who(c)} has no ${res} limit (maximum allowed ${text})`, path, c));
-        continue;
+        message = text`${who(c)} has no ${res} limit (maximum allowed ${limit})`;
+      } else {
+        const q = parseQuantity(value);
+        if (q === undefined)
+          message = text`${who(c)} ${res} limit "${String(value)}" is not a valid quantity`;
+        else if (q > (max as number))
+          message = text`${who(c)} ${res} limit ${String(value)} is above the maximum ${limit}`;
       }
-      const q = parseQuantity(value);
-      if (q === undefined)
-        out.push(v(`${who(c)} ${res} limit "${String(value)}" is not a valid quantity`, path, c));
-      else if (q > max)
-        out.push(v(`${who(c)} ${res} limit ${String(value)} is above the maximum ${text}`, path, c));
+      if (message) out.push(v(message, text`${c.path}.resources.limits.${res}`, c));
     }
   }
   return out;
@@ -120,8 +133,8 @@ const allowedImages = pod((ref, { id, params }) => {
     if (!re.test(image)) {
       out.push(
         v(
-          `${who(c)} image "${image}" does not match the trusted registries pattern ${pattern}`,
-          `${c.path}.image`,
+          text`${who(c)} image "${image}" does not match the trusted registries pattern ${pattern}`,
+          text`${c.path}.image`,
           c,
         ),
       );
@@ -142,7 +155,7 @@ const hostNamespaces = pod((ref, { params }) => {
   const out: Violation[] = [];
   for (const [field, what] of HOST_NAMESPACES) {
     if (ref.spec[field] === true)
-      out.push(v(`pod shares the host ${what} namespace (${field}: true)`, `${ref.path}.${field}`));
+      out.push(v(text`pod shares the host ${what} namespace (${field}: true)`, text`${ref.path}.${field}`));
   }
   return out;
 });
@@ -165,27 +178,29 @@ function profileAllowed(profile: string, allowed: readonly string[]): boolean {
   return imageMatches(profile, allowed);
 }
 
+const allowedProfiles = perParams((params) => strings(params.allowedProfiles));
+
 const appArmor = pod((ref, { params }) => {
-  const allowed = strings(params.allowedProfiles);
+  const allowed = allowedProfiles(params);
   const annotations = ref.metadata.annotations ?? {};
   const podProfile = appArmorName(obj(ref.spec.securityContext).appArmorProfile);
   const out: Violation[] = [];
   for (const c of checkedContainers(ref, params)) {
     // precedence as in the template: container field, container annotation, pod field, runtime default
     let profile = appArmorName(securityContext(c.container).appArmorProfile);
-    let path = `${c.path}.securityContext.appArmorProfile`;
+    let path = text`${c.path}.securityContext.appArmorProfile`;
     if (profile === undefined && annotations[APPARMOR_ANNOTATION + c.name] !== undefined) {
       profile = String(annotations[APPARMOR_ANNOTATION + c.name]);
-      path = `${ref.metadataPath}.annotations`;
+      path = text`${ref.metadataPath}.annotations`;
     }
     if (profile === undefined && podProfile !== undefined) {
       profile = podProfile;
-      path = `${ref.path}.securityContext.appArmorProfile`;
+      path = text`${ref.path}.securityContext.appArmorProfile`;
     }
     profile ??= 'runtime/default';
     if (!profileAllowed(profile, allowed)) {
       const list = allowed.length ? allowed.join(', ') : 'none';
-      out.push(v(`${who(c)} uses AppArmor profile "${profile}"; allowed profiles: ${list}`, path, c));
+      out.push(v(text`${who(c)} uses AppArmor profile "${profile}"; allowed profiles: ${list}`, path, c));
     }
   }
   return out;
@@ -199,10 +214,10 @@ const privilegeEscalation = pod((ref, { params }) => {
   const out: Violation[] = [];
   for (const c of checkedContainers(ref, params)) {
     const sc = securityContext(c.container);
-    const path = `${c.path}.securityContext.allowPrivilegeEscalation`;
+    const path = text`${c.path}.securityContext.allowPrivilegeEscalation`;
     if (sc.allowPrivilegeEscalation === false) continue;
     if (sc.allowPrivilegeEscalation === true) {
-      out.push(v(`${who(c)} sets allowPrivilegeEscalation: true`, path, c));
+      out.push(v(text`${who(c)} sets allowPrivilegeEscalation: true`, path, c));
       continue;
     }
     // unset: the kernel allows escalation (no_new_privs is off). Without the force parameter the policy
@@ -215,7 +230,7 @@ const privilegeEscalation = pod((ref, { params }) => {
         : alwaysEscalates
           ? ' and is privileged or adds CAP_SYS_ADMIN'
           : ' and may run as root';
-      out.push(v(`${who(c)} does not set allowPrivilegeEscalation: false${why}`, path, c));
+      out.push(v(text`${who(c)} does not set allowPrivilegeEscalation: false${why}`, path, c));
     }
   }
   return out;
@@ -235,8 +250,8 @@ const readOnlyRoot = pod((ref, { params }) => {
     if (securityContext(c.container).readOnlyRootFilesystem !== true) {
       out.push(
         v(
-          `${who(c)} does not set readOnlyRootFilesystem: true`,
-          `${c.path}.securityContext.readOnlyRootFilesystem`,
+          text`${who(c)} does not set readOnlyRootFilesystem: true`,
+          text`${c.path}.securityContext.readOnlyRootFilesystem`,
           c,
         ),
       );
@@ -260,7 +275,7 @@ function httpsOnly({ object }: Run): Violation[] {
     missing.push(`the annotation ${ALLOW_HTTP}: "false"`);
   }
   if (!missing.length) return [];
-  return [v(`${describeObject(object)} accepts plain HTTP: it needs ${missing.join(' and ')}`, path)];
+  return [v(text`${describeObject(object)} accepts plain HTTP: it needs ${missing.join(' and ')}`, path)];
 }
 
 // --- service account token automount (block-automount-token; Gatekeeper K8sPSPAutomountServiceAccountTokenPod)
@@ -272,7 +287,7 @@ const automountToken = pod((ref, { params, object, ctx }) => {
   const setting = ref.spec.automountServiceAccountToken;
   if (setting === false) return [];
   if (setting === true) {
-    return [v('pod sets automountServiceAccountToken: true', `${ref.path}.automountServiceAccountToken`)];
+    return [v('pod sets automountServiceAccountToken: true', text`${ref.path}.automountServiceAccountToken`)];
   }
   // unset: an admitted pod shows a mounted token as a volume mount at the token path (the API server's
   // ServiceAccount admission adds it), which is what the template looks for
@@ -283,8 +298,8 @@ const automountToken = pod((ref, { params, object, ctx }) => {
     if (i >= 0) {
       return [
         v(
-          `${who(c)} mounts the service account token at ${TOKEN_PATH} and the pod does not set automountServiceAccountToken: false`,
-          `${c.path}.volumeMounts[${i}]`,
+          text`${who(c)} mounts the service account token at ${TOKEN_PATH} and the pod does not set automountServiceAccountToken: false`,
+          text`${c.path}.volumeMounts[${i}]`,
           c,
         ),
       ];
@@ -299,8 +314,8 @@ const automountToken = pod((ref, { params, object, ctx }) => {
   if (sa?.automountServiceAccountToken === false) return [];
   return [
     v(
-      `pod template does not set automountServiceAccountToken: false, so its pods get service account "${account}"'s API token`,
-      `${ref.path}.automountServiceAccountToken`,
+      text`pod template does not set automountServiceAccountToken: false, so its pods get service account "${account}"'s API token`,
+      text`${ref.path}.automountServiceAccountToken`,
     ),
   ];
 });
@@ -313,7 +328,9 @@ const sysAdmin = pod((ref, { params }) => {
     for (const added of strings(obj(securityContext(c.container).capabilities).add)) {
       const name = cap(added);
       if (name === 'SYS_ADMIN' || name === 'ALL') {
-        out.push(v(`${who(c)} adds capability ${added}`, `${c.path}.securityContext.capabilities.add`, c));
+        out.push(
+          v(text`${who(c)} adds capability ${added}`, text`${c.path}.securityContext.capabilities.add`, c),
+        );
       }
     }
   }
@@ -328,25 +345,36 @@ function defaultNamespace({ object }: Run): Violation[] {
   // objects the cluster itself keeps in `default`: the API server's Service and the namespace's account
   if (object.kind === 'Service' && name === 'kubernetes') return [];
   if (object.kind === 'ServiceAccount' && name === 'default') return [];
-  return [v(`${describeObject(object)} is in the default namespace`, 'metadata.namespace')];
+  return [v(text`${describeObject(object)} is in the default namespace`, 'metadata.namespace')];
 }
 
 // --- least privileged capabilities (container-allowed-capabilities; Gatekeeper K8sPSPCapabilities) --------
 
-const capabilities = pod((ref, { params }) => {
+const capabilityParams = perParams((params) => {
   const allowedList = strings(params.allowedCapabilities);
-  const allowed = new Set(allowedList.map(cap));
-  const mustDrop = strings(params.requiredDropCapabilities);
+  return {
+    allowedList,
+    allowed: new Set(allowedList.map(cap)),
+    mustDrop: strings(params.requiredDropCapabilities),
+  };
+});
+
+const capabilities = pod((ref, { params }) => {
+  const { allowedList, allowed, mustDrop } = capabilityParams(params);
   const out: Violation[] = [];
   for (const c of checkedContainers(ref, params)) {
     const caps = obj(securityContext(c.container).capabilities);
-    const path = `${c.path}.securityContext.capabilities`;
+    const path = text`${c.path}.securityContext.capabilities`;
     if (!allowed.has('*')) {
       const extra = strings(caps.add).filter((a) => !allowed.has(cap(a)));
       if (extra.length) {
         const list = allowedList.length ? allowedList.join(', ') : 'none';
         out.push(
-          v(`${who(c)} adds capabilities ${extra.join(', ')}; allowed to add: ${list}`, `${path}.add`, c),
+          v(
+            text`${who(c)} adds capabilities ${extra.join(', ')}; allowed to add: ${list}`,
+            text`${path}.add`,
+            c,
+          ),
         );
       }
     }
@@ -356,8 +384,8 @@ const capabilities = pod((ref, { params }) => {
       if (missing.length) {
         out.push(
           v(
-            `${who(c)} does not drop required capabilities ${missing.join(', ')} (or ALL)`,
-            `${path}.drop`,
+            text`${who(c)} does not drop required capabilities ${missing.join(', ')} (or ALL)`,
+            text`${path}.drop`,
             c,
           ),
         );
@@ -373,7 +401,9 @@ const privileged = pod((ref, { params }) => {
   const out: Violation[] = [];
   for (const c of checkedContainers(ref, params)) {
     if (securityContext(c.container).privileged === true) {
-      out.push(v(`${who(c)} runs privileged (privileged: true)`, `${c.path}.securityContext.privileged`, c));
+      out.push(
+        v(text`${who(c)} runs privileged (privileged: true)`, text`${c.path}.securityContext.privileged`, c),
+      );
     }
   }
   return out;
@@ -404,8 +434,20 @@ function inRanges(value: number, rs: readonly Range[]): boolean {
   return rs.some((r) => value >= r.min && value <= r.max);
 }
 
+// per ranges array (read once per parameters object)
+const rangeText = new WeakMap<readonly Range[], string>();
+
 function describeRanges(rs: readonly Range[]): string {
   if (!rs.length) return 'none';
+  let s = rangeText.get(rs);
+  if (s === undefined) {
+    s = describe(rs);
+    rangeText.set(rs, s);
+  }
+  return s;
+}
+
+function describe(rs: readonly Range[]): string {
   return rs
     .map((r) => (r.max === Number.POSITIVE_INFINITY ? `${r.min} and above` : `${r.min}-${r.max}`))
     .join(', ');
@@ -424,35 +466,44 @@ function groupRule(
   if (rule !== 'MustRunAs' && rule !== 'MayRunAs') return undefined;
   if (value === undefined) {
     return rule === 'MustRunAs'
-      ? v(`${subject} does not set ${field}; allowed: ${describeRanges(rs)}`, path, c)
+      ? v(text`${subject} does not set ${field}; allowed: ${describeRanges(rs)}`, path, c)
       : undefined;
   }
   if (inRanges(value, rs)) return undefined;
-  return v(`${subject} runs with ${field} ${value}; allowed: ${describeRanges(rs)}`, path, c);
+  return v(text`${subject} runs with ${field} ${value}; allowed: ${describeRanges(rs)}`, path, c);
 }
+
+const userRules = perParams((params) => ({
+  userRule: str(params.runAsUserRule) ?? 'RunAsAny',
+  userRanges: ranges(params.runAsUserRanges),
+  group: str(params.runAsGroupRule) ?? 'RunAsAny',
+  groupRanges: ranges(params.runAsGroupRanges),
+  supRule: str(params.supplementalGroupsRule) ?? 'RunAsAny',
+  supRanges: ranges(params.supplementalGroupsRanges),
+  fsRule: str(params.fsGroupRule) ?? 'RunAsAny',
+  fsRanges: ranges(params.fsGroupRanges),
+}));
 
 const users = pod((ref, { params }) => {
   // Windows pods run as Windows users (windowsOptions), not UIDs
   if (obj(ref.spec.os).name === 'windows') return [];
-  const userRule = str(params.runAsUserRule) ?? 'RunAsAny';
-  const userRanges = ranges(params.runAsUserRanges);
-  const group = str(params.runAsGroupRule) ?? 'RunAsAny';
-  const groupRanges = ranges(params.runAsGroupRanges);
+  const { userRule, userRanges, group, groupRanges, supRule, supRanges, fsRule, fsRanges } =
+    userRules(params);
   const podSc = obj(ref.spec.securityContext);
-  const podPath = `${ref.path}.securityContext`;
+  const podPath = text`${ref.path}.securityContext`;
   const out: Violation[] = [];
   for (const c of checkedContainers(ref, params)) {
     const sc = securityContext(c.container);
-    const scPath = `${c.path}.securityContext`;
+    const scPath = text`${c.path}.securityContext`;
     const user = num(sc.runAsUser ?? podSc.runAsUser);
-    const userPath = sc.runAsUser !== undefined ? `${scPath}.runAsUser` : `${podPath}.runAsUser`;
+    const userPath = sc.runAsUser !== undefined ? text`${scPath}.runAsUser` : text`${podPath}.runAsUser`;
     if (userRule === 'MustRunAsNonRoot') {
-      if (user === 0) out.push(v(`${who(c)} runs as root (runAsUser: 0)`, userPath, c));
+      if (user === 0) out.push(v(text`${who(c)} runs as root (runAsUser: 0)`, userPath, c));
       else if (user === undefined && (sc.runAsNonRoot ?? podSc.runAsNonRoot) !== true) {
         out.push(
           v(
-            `${who(c)} sets neither runAsNonRoot: true nor a non-zero runAsUser`,
-            `${scPath}.runAsNonRoot`,
+            text`${who(c)} sets neither runAsNonRoot: true nor a non-zero runAsUser`,
+            text`${scPath}.runAsNonRoot`,
             c,
           ),
         );
@@ -462,15 +513,13 @@ const users = pod((ref, { params }) => {
       if (bad) out.push(bad);
     }
     const gid = num(sc.runAsGroup ?? podSc.runAsGroup);
-    const gidPath = sc.runAsGroup !== undefined ? `${scPath}.runAsGroup` : `${podPath}.runAsGroup`;
+    const gidPath = sc.runAsGroup !== undefined ? text`${scPath}.runAsGroup` : text`${podPath}.runAsGroup`;
     const bad = groupRule(group, groupRanges, 'runAsGroup', gid, who(c), gidPath, c);
     if (bad) out.push(bad);
   }
   // pod-level only: containers have no fsGroup or supplementalGroups
-  const supRule = str(params.supplementalGroupsRule) ?? 'RunAsAny';
-  const supRanges = ranges(params.supplementalGroupsRanges);
   const sup = Array.isArray(podSc.supplementalGroups) ? podSc.supplementalGroups.map(num) : [];
-  const supPath = `${podPath}.supplementalGroups`;
+  const supPath = text`${podPath}.supplementalGroups`;
   if (!sup.length) {
     const bad = groupRule(supRule, supRanges, 'supplementalGroups', undefined, 'pod', supPath);
     if (bad) out.push(bad);
@@ -480,15 +529,7 @@ const users = pod((ref, { params }) => {
     const bad = groupRule(supRule, supRanges, 'supplemental group', g, 'pod', supPath);
     if (bad) out.push(bad);
   }
-  const fsRule = str(params.fsGroupRule) ?? 'RunAsAny';
-  const bad = groupRule(
-    fsRule,
-    ranges(params.fsGroupRanges),
-    'fsGroup',
-    num(podSc.fsGroup),
-    'pod',
-    `${podPath}.fsGroup`,
-  );
+  const bad = groupRule(fsRule, fsRanges, 'fsGroup', num(podSc.fsGroup), 'pod', text`${podPath}.fsGroup`);
   if (bad) out.push(bad);
   return out;
 });
@@ -508,8 +549,8 @@ function servicePorts({ object, params }: Run): Violation[] {
     const name = str(obj(p).name);
     out.push(
       v(
-        `${describeObject(object)} listens on port ${port}${name ? ` (${name})` : ''}; allowed ports: ${allowedList.join(', ') || 'none'}`,
-        `spec.ports[${i}].port`,
+        text`${describeObject(object)} listens on port ${port}${name ? text` (${name})` : ''}; allowed ports: ${allowedList.join(', ') || 'none'}`,
+        text`spec.ports[${i}].port`,
       ),
     );
   });
@@ -522,7 +563,7 @@ const hostNetworkPorts = pod((ref, { params }) => {
   const out: Violation[] = [];
   // as in the Gatekeeper template, excluded images do not exempt the pod-level hostNetwork setting
   if (ref.spec.hostNetwork === true && params.allowHostNetwork !== true) {
-    out.push(v('pod uses the host network (hostNetwork: true)', `${ref.path}.hostNetwork`));
+    out.push(v('pod uses the host network (hostNetwork: true)', text`${ref.path}.hostNetwork`));
   }
   const min = num(params.minPort) ?? 0;
   const max = num(params.maxPort) ?? 0;
@@ -535,8 +576,8 @@ const hostNetworkPorts = pod((ref, { params }) => {
       if (hostPort === undefined || hostPort === 0 || (hostPort >= min && hostPort <= max)) return;
       out.push(
         v(
-          `${who(c)} uses hostPort ${hostPort}; allowed host ports: ${min}-${max}`,
-          `${c.path}.ports[${i}].hostPort`,
+          text`${who(c)} uses hostPort ${hostPort}; allowed host ports: ${min}-${max}`,
+          text`${c.path}.ports[${i}].hostPort`,
           c,
         ),
       );
@@ -603,18 +644,20 @@ const hostPaths = pod((ref, { params }) => {
     const matching = allowed.filter((a) => underPrefix(a.pathPrefix, path, windows));
     const writable = checked.find((m) => !m.readOnly);
     if (matching.some((a) => !a.readOnly || !writable)) return;
-    const at = `${ref.path}.volumes[${i}].hostPath.path`;
+    const at = text`${ref.path}.volumes[${i}].hostPath.path`;
     if (matching.length && writable) {
       out.push(
         v(
-          `${who(writable.c)} mounts host path "${path}" (volume "${String(vol.name)}") writable; it is allowed read-only`,
+          text`${who(writable.c)} mounts host path "${path}" (volume "${String(vol.name)}") writable; it is allowed read-only`,
           at,
           writable.c,
         ),
       );
     } else {
       const list = allowed.length ? allowed.map((a) => a.pathPrefix).join(', ') : 'none';
-      out.push(v(`volume "${String(vol.name)}" uses host path "${path}"; allowed host paths: ${list}`, at));
+      out.push(
+        v(text`volume "${String(vol.name)}" uses host path "${path}"; allowed host paths: ${list}`, at),
+      );
     }
   });
   return out;
@@ -667,6 +710,7 @@ const IMPLS: Readonly<Record<string, Impl>> = {
     remediation:
       'Set automountServiceAccountToken: false in the pod spec (or on its ServiceAccount) and mount a projected token only in pods that call the API.',
     configurationRequired: false,
+    reads: ['ServiceAccount'],
     evaluate: automountToken,
   },
   'aba14f78-27c5-af84-848e-9105d18dfd92': {
@@ -741,6 +785,7 @@ function buildCheck(rec: DefenderRecommendation): ObjectCheck {
     parameters: rec.parameters.map((p) => ({ ...p, default: structuredClone(p.default) })),
     defaultEffect: 'audit',
     configurationRequired: impl.configurationRequired,
+    ...(impl.reads ? { reads: impl.reads } : {}),
     references: {
       assessmentKey: rec.assessmentKey,
       azurePolicyId: rec.azurePolicyId,

@@ -1,4 +1,5 @@
 import { POD_KINDS } from '../k8s.js';
+import { text } from '../text.js';
 import type { K8sObject, ObjectCheck, Violation } from '../types.js';
 import { BASELINE } from './pss/baseline.js';
 import { type PssDef, type PssLevel, podOf } from './pss/pod.js';
@@ -49,11 +50,12 @@ function toCheck(def: PssDef): ObjectCheck {
       if (!pod) return [];
       const found = def.check(pod, version);
       if (!found) return [];
-      const v: Violation = { message: `${found.reason} (${found.detail})` };
+      const v: Violation = { message: text`${found.reason} (${found.detail})` };
       const first = found.spots[0];
       if (first) v.path = first.path;
-      const containers = new Set(found.spots.map((s) => s.container));
-      if (containers.size === 1 && first?.container !== undefined) v.container = first.container;
+      // the container, when every spot is in the same one
+      if (first?.container !== undefined && found.spots.every((s) => s.container === first.container))
+        v.container = first.container;
       return [v];
     },
   };

@@ -1,4 +1,5 @@
 import { describeObject } from '../../k8s.js';
+import { text } from '../../text.js';
 import type {
   CheckContext,
   ClusterCheck,
@@ -105,6 +106,8 @@ function admissionCheck(id: string, level: PsaLevel): ClusterCheck {
     ...cisMeta(id, pss ? { pss } : {}),
     scope: 'cluster',
     kinds: ['Namespace', 'ValidatingWebhookConfiguration'],
+    // namespace labels, webhook names
+    metadataOnly: true,
     parameters: POLICY_PARAMS,
     evaluateCluster(ctx) {
       if (policyWebhook(ctx)) return [];
@@ -116,7 +119,7 @@ function admissionCheck(id: string, level: PsaLevel): ClusterCheck {
         if (rank >= levelRank(level)) continue;
         const has = label === undefined ? `no ${ENFORCE_LABEL} label` : `${ENFORCE_LABEL}=${label}`;
         out.push({
-          message: `${describeObject(ns)} has ${has}, so Pod Security admission does not refuse ${REFUSES[id]} (needs ${level === 'baseline' ? 'baseline or restricted' : 'restricted'})`,
+          message: text`${describeObject(ns)} has ${has}, so Pod Security admission does not refuse ${REFUSES[id]} (needs ${level === 'baseline' ? 'baseline or restricted' : 'restricted'})`,
           path: `metadata.labels`,
           resource: ns,
         });
@@ -134,6 +137,8 @@ const networkPolicies: ClusterCheck = {
   ...cisMeta('5.3.2'),
   scope: 'cluster',
   kinds: [...new Set(['Namespace', 'CiliumNetworkPolicy', ...NAMESPACED_KINDS])],
+  // namespaces and policies: their names and namespaces
+  metadataOnly: true,
   parameters: [
     EXCLUDED_NAMESPACES_PARAM,
     {
@@ -175,7 +180,7 @@ const networkPolicies: ClusterCheck = {
       if (covered.has(name) || excluded.includes(name)) continue;
       const resource = obj ?? { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
       out.push({
-        message: `Namespace ${name} has no NetworkPolicy: its pods accept traffic from, and send it to, anywhere`,
+        message: text`Namespace ${name} has no NetworkPolicy: its pods accept traffic from, and send it to, anywhere`,
         resource,
       });
     }
@@ -190,6 +195,7 @@ const defaultNamespace: ObjectCheck = {
   scope: 'object',
   // Events and ControllerRevisions are written by Kubernetes itself (node events land in default)
   kinds: NAMESPACED_KINDS.filter((k) => k !== 'Event' && k !== 'ControllerRevision'),
+  reads: ['Service'],
   parameters: [
     {
       name: 'allowedObjects',
@@ -226,7 +232,7 @@ const defaultNamespace: ObjectCheck = {
     const where = ns
       ? 'is in the default namespace'
       : 'has no namespace, so it lands in the default namespace';
-    return [{ message: `${describeObject(obj)} ${where}`, path: 'metadata.namespace' }];
+    return [{ message: text`${describeObject(obj)} ${where}`, path: 'metadata.namespace' }];
   },
 };
 

@@ -1,4 +1,5 @@
 import { describeObject, isObject, POD_KINDS } from '../../k8s.js';
+import { text } from '../../text.js';
 import type { CheckContext, Inventory, K8sObject, ObjectCheck, ParamSpec, Violation } from '../../types.js';
 import {
   anyGlob,
@@ -172,8 +173,8 @@ function roleAccessCheck(
           ? ` (only resourceNames ${rule.resourceNames.join(', ')})`
           : '';
         out.push({
-          message: `${describeObject(role)} grants ${found.join('; ')}${names} in rules[${rule.index}] (${what})`,
-          path: `rules[${rule.index}]`,
+          message: text`${describeObject(role)} grants ${found.join('; ')}${names} in rules[${rule.index}] (${what})`,
+          path: text`rules[${rule.index}]`,
         });
       }
       return out;
@@ -216,6 +217,7 @@ const clusterAdmin: ObjectCheck = {
   ...cisMeta('5.1.1'),
   scope: 'object',
   kinds: ['ClusterRoleBinding', 'RoleBinding'],
+  reads: ['Role', 'ClusterRole'],
   parameters: [
     {
       name: 'allowedSubjects',
@@ -240,7 +242,7 @@ const clusterAdmin: ObjectCheck = {
     const subjects = subjectsOf(binding).filter((s) => !allowed(s.name));
     if (!subjects.length) return [];
     const who = subjects.map(describeSubject).join(', ');
-    return [{ message: `${describeObject(binding)} grants ${role} to ${who}`, path: 'roleRef' }];
+    return [{ message: text`${describeObject(binding)} grants ${role} to ${who}`, path: 'roleRef' }];
   },
 };
 
@@ -264,8 +266,8 @@ const wildcards: ObjectCheck = {
       if (rule.nonResourceURLs.includes('*')) where.push('nonResourceURLs');
       if (!where.length) continue;
       out.push({
-        message: `${describeObject(role)} uses the wildcard "*" in the ${where.join(', ')} of rules[${rule.index}]`,
-        path: `rules[${rule.index}]`,
+        message: text`${describeObject(role)} uses the wildcard "*" in the ${where.join(', ')} of rules[${rule.index}]`,
+        path: text`rules[${rule.index}]`,
       });
     }
     return out;
@@ -358,6 +360,7 @@ const defaultServiceAccount: ObjectCheck = {
   ...cisMeta('5.1.5'),
   scope: 'object',
   kinds: ['ServiceAccount', 'RoleBinding', 'ClusterRoleBinding', ...POD_KINDS],
+  reads: ['ServiceAccount'],
   parameters: [
     EXCLUDED_NAMESPACES_PARAM,
     {
@@ -381,7 +384,7 @@ const defaultServiceAccount: ObjectCheck = {
       const how = obj.automountServiceAccountToken === true ? 'sets' : 'leaves the default';
       return [
         {
-          message: `${describeObject(obj)} ${how} automountServiceAccountToken=true: every pod using it gets an API token`,
+          message: text`${describeObject(obj)} ${how} automountServiceAccountToken=true: every pod using it gets an API token`,
           path: 'automountServiceAccountToken',
         },
       ];
@@ -392,14 +395,14 @@ const defaultServiceAccount: ObjectCheck = {
       const excluded = stringList(ctx.params.excludedNamespaces);
       return defaultServiceAccountSubjects(obj, excluded).map((s) => ({
         message: `${describeObject(obj)} grants ${String((obj.roleRef as { kind?: unknown }).kind)} ${ref} to ${describeSubject(s)}, which includes a default service account`,
-        path: `subjects[${s.index}]`,
+        path: text`subjects[${s.index}]`,
       }));
     }
     const mount = tokenMount(obj, ctx);
     if (!mount || serviceAccountOf(mount.spec) !== 'default' || !mount.mounted) return [];
     return [
       {
-        message: `${describeObject(obj)} runs as the default service account and mounts its token (${mount.reason})`,
+        message: text`${describeObject(obj)} runs as the default service account and mounts its token (${mount.reason})`,
         path: mount.path,
       },
     ];
@@ -410,6 +413,7 @@ const tokenMounting: ObjectCheck = {
   ...cisMeta('5.1.6'),
   scope: 'object',
   kinds: POD_KINDS,
+  reads: ['ServiceAccount'],
   parameters: [
     EXCLUDED_NAMESPACES_PARAM,
     {
@@ -425,7 +429,7 @@ const tokenMounting: ObjectCheck = {
     if (!mount?.mounted) return [];
     return [
       {
-        message: `${describeObject(obj)} mounts the API token of service account "${serviceAccountOf(mount.spec)}" (${mount.reason})`,
+        message: text`${describeObject(obj)} mounts the API token of service account "${serviceAccountOf(mount.spec)}" (${mount.reason})`,
         path: mount.path,
       },
     ];

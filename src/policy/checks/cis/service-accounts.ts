@@ -1,4 +1,5 @@
 import { type JsonObject, podSpecOf } from '../../k8s.js';
+import { text } from '../../text.js';
 import type { CheckContext, K8sObject } from '../../types.js';
 import { lookup, namespaceOf } from './meta.js';
 
@@ -28,7 +29,7 @@ export function tokenMount(obj: K8sObject, ctx: CheckContext): TokenMount | unde
   const ref = podSpecOf(obj);
   if (!ref) return undefined;
   const spec = ref.spec;
-  const path = `${ref.path}.automountServiceAccountToken`;
+  const path = text`${ref.path}.automountServiceAccountToken`;
   // static pods (their API objects are mirror pods) never get a service account or a token
   if (obj.kind === 'Pod' && obj.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined) {
     return { spec, mounted: false, reason: 'static pod', path };

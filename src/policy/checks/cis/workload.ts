@@ -1,4 +1,5 @@
 import { containersOf, isObject, type JsonObject, POD_KINDS, podSpecOf } from '../../k8s.js';
+import { text } from '../../text.js';
 import type { ObjectCheck, Violation } from '../../types.js';
 import { anyGlob, cisMeta, EXCLUDED_NAMESPACES_PARAM, stringList } from './meta.js';
 
@@ -34,9 +35,9 @@ const secretsInEnv: ObjectCheck = {
         const sk = isObject(e) && isObject(e.valueFrom) ? e.valueFrom.secretKeyRef : undefined;
         if (!isObject(sk) || allowed(String(sk.name ?? ''))) return;
         out.push({
-          message: `container "${c.name}" reads key "${String(sk.key)}" of Secret "${String(sk.name)}" into environment variable ${String(e.name)}`,
+          message: text`container "${c.name}" reads key "${String(sk.key)}" of Secret "${String(sk.name)}" into environment variable ${String(e.name)}`,
           container: c.name,
-          path: `${c.path}.env[${i}].valueFrom.secretKeyRef`,
+          path: text`${c.path}.env[${i}].valueFrom.secretKeyRef`,
         });
       });
       const envFrom = Array.isArray(c.container.envFrom) ? c.container.envFrom : [];
@@ -44,9 +45,9 @@ const secretsInEnv: ObjectCheck = {
         const sr = isObject(e) ? e.secretRef : undefined;
         if (!isObject(sr) || allowed(String(sr.name ?? ''))) return;
         out.push({
-          message: `container "${c.name}" loads every key of Secret "${String(sr.name)}" into its environment`,
+          message: text`container "${c.name}" loads every key of Secret "${String(sr.name)}" into its environment`,
           container: c.name,
-          path: `${c.path}.envFrom[${i}].secretRef`,
+          path: text`${c.path}.envFrom[${i}].secretRef`,
         });
       });
     }
@@ -115,13 +116,13 @@ const seccomp: ObjectCheck = {
       out.push({
         message:
           type === undefined
-            ? `container "${c.name}" runs without a seccomp profile (neither the pod nor the container sets securityContext.seccompProfile)`
-            : `container "${c.name}" uses seccomp profile ${type}`,
+            ? text`container "${c.name}" runs without a seccomp profile (neither the pod nor the container sets securityContext.seccompProfile)`
+            : text`container "${c.name}" uses seccomp profile ${type}`,
         container: c.name,
         path:
           own !== undefined
-            ? `${c.path}.securityContext.seccompProfile.type`
-            : `${ref.path}.securityContext.seccompProfile`,
+            ? text`${c.path}.securityContext.seccompProfile.type`
+            : text`${ref.path}.securityContext.seccompProfile`,
       });
     }
     return out;
@@ -182,6 +183,8 @@ function requiredSettings(param: unknown, windows: boolean): readonly Setting[] 
   return windows ? cached.windows : cached.linux;
 }
 
+const NONE: JsonObject = {};
+
 const securityContextApplied: ObjectCheck = {
   ...cisMeta('5.7.3', {
     pss: [
@@ -211,18 +214,22 @@ const securityContextApplied: ObjectCheck = {
       const sc = securityContext(c.container);
       if (!sc && !pod) {
         out.push({
-          message: `container "${c.name}" has no security context (neither the pod nor the container sets securityContext)`,
+          message: text`container "${c.name}" has no security context (neither the pod nor the container sets securityContext)`,
           container: c.name,
-          path: `${c.path}.securityContext`,
+          path: text`${c.path}.securityContext`,
         });
         continue;
       }
-      const missing = required.filter((s) => !s.ok(sc ?? {}, pod ?? {}));
-      if (!missing.length) continue;
+      let missing: string | undefined;
+      for (const s of required) {
+        if (s.ok(sc ?? NONE, pod ?? NONE)) continue;
+        missing = missing === undefined ? s.want : text`${missing}, ${s.want}`;
+      }
+      if (missing === undefined) continue;
       out.push({
-        message: `container "${c.name}" security context does not set ${missing.map((s) => s.want).join(', ')}`,
+        message: text`container "${c.name}" security context does not set ${missing}`,
         container: c.name,
-        path: `${c.path}.securityContext`,
+        path: text`${c.path}.securityContext`,
       });
     }
     return out;

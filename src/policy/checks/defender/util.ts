@@ -1,5 +1,6 @@
 import { MoatError } from '../../../errors.js';
 import { type ContainerKind, type ContainerRef, containersOf, isObject, type PodSpecRef } from '../../k8s.js';
+import { text } from '../../text.js';
 
 /** Parameter readers: configuration comes from users, so wrong types degrade to "not set", never throw. */
 export function strings(v: unknown): string[] {
@@ -39,29 +40,71 @@ export function imageOf(c: ContainerRef): string {
   return typeof c.container.image === 'string' ? c.container.image : '';
 }
 
+type Params = Readonly<Record<string, unknown>>;
+
+/**
+ * `derive` memoized per parameters object: the engine passes a check the same object for every object it
+ * evaluates, so lists and ranges are read from it once, not per workload.
+ */
+export function perParams<T>(derive: (params: Params) => T): (params: Params) => T {
+  const cache = new WeakMap<Params, T>();
+  return (params) => {
+    if (cache.has(params)) return cache.get(params) as T;
+    const value = derive(params);
+    cache.set(params, value);
+    return value;
+  };
+}
+
+/** excludedContainers and excludedImages of a parameters object, read once: the engine passes the same object for every object. */
+interface Exclusions {
+  names: readonly unknown[];
+  images: readonly string[];
+  none: boolean;
+}
+const exclusionCache = new WeakMap<Params, Exclusions>();
+
+function exclusionsOf(params: Params): Exclusions {
+  let ex = exclusionCache.get(params);
+  if (!ex) {
+    const names = Array.isArray(params.excludedContainers) ? params.excludedContainers : [];
+    const images = strings(params.excludedImages);
+    ex = { names, images, none: names.length === 0 && images.length === 0 };
+    exclusionCache.set(params, ex);
+  }
+  return ex;
+}
+
+function excluded(c: ContainerRef, ex: Exclusions): boolean {
+  return ex.names.includes(c.name) || imageMatches(imageOf(c), ex.images);
+}
+
 /** excludedContainers (by name) and excludedImages, for the parameters a check declares. */
-export function isExcluded(c: ContainerRef, params: Readonly<Record<string, unknown>>): boolean {
-  const names = params.excludedContainers;
-  if (Array.isArray(names) && names.includes(c.name)) return true;
-  return imageMatches(imageOf(c), strings(params.excludedImages));
+export function isExcluded(c: ContainerRef, params: Params): boolean {
+  return excluded(c, exclusionsOf(params));
 }
 
 /** The containers a check evaluates: every kind by default, minus the excluded ones. */
 export function checkedContainers(
   ref: PodSpecRef,
-  params: Readonly<Record<string, unknown>>,
+  params: Params,
   kinds?: readonly ContainerKind[],
-): ContainerRef[] {
-  return containersOf(ref, kinds).filter((c) => !isExcluded(c, params));
+): readonly ContainerRef[] {
+  const all = containersOf(ref, kinds);
+  const ex = exclusionsOf(params);
+  // nothing excluded (the defaults): the shared list as it is
+  return ex.none ? all : all.filter((c) => !excluded(c, ex));
 }
 
 /**
  * For pod-level settings (host namespaces, token automount): the pod is excluded when it has containers
  * and every one of them is excluded, e.g. a node agent built only from trusted images.
  */
-export function podExcluded(ref: PodSpecRef, params: Readonly<Record<string, unknown>>): boolean {
+export function podExcluded(ref: PodSpecRef, params: Params): boolean {
+  const ex = exclusionsOf(params);
+  if (ex.none) return false;
   const all = containersOf(ref);
-  return all.length > 0 && all.every((c) => isExcluded(c, params));
+  return all.length > 0 && all.every((c) => excluded(c, ex));
 }
 
 const KIND_WORD: Record<ContainerKind, string> = {
@@ -72,7 +115,7 @@ const KIND_WORD: Record<ContainerKind, string> = {
 
 /** `container "app"`, `init container "setup"`, `ephemeral container "debugger"`. */
 export function who(c: ContainerRef): string {
-  return `${KIND_WORD[c.kind]} "${c.name}"`;
+  return text`${KIND_WORD[c.kind]} "${c.name}"`;
 }
 
 export function securityContext(o: Record<string, unknown>): Record<string, unknown> {

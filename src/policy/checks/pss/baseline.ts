@@ -1,4 +1,5 @@
 import { type ContainerRef, isObject } from '../../k8s.js';
+import { text } from '../../text.js';
 import {
   containerList,
   display,
@@ -104,10 +105,11 @@ function validAppArmorAnnotation(v: string): boolean {
 /** Containers whose securityContext field is `true`: privileged, windowsOptions.hostProcess. */
 function truthySetters(pod: Pod, field: readonly string[], includePod: boolean): Setters {
   const s = new Setters();
-  if (includePod && isTrueAt(pod.sc, field)) s.addPod(`${pod.ref.path}.securityContext.${field.join('.')}`);
+  if (includePod && isTrueAt(pod.sc, field))
+    s.addPod(text`${pod.ref.path}.securityContext.${field.join('.')}`);
   for (const c of pod.containers) {
     if (isTrueAt(c.container.securityContext, field)) {
-      s.addContainer(c, `${c.path}.securityContext.${field.join('.')}`);
+      s.addContainer(c, text`${c.path}.securityContext.${field.join('.')}`);
     }
   }
   return s;
@@ -126,13 +128,13 @@ export function unmaskedProcMount(pod: Pod): Finding | undefined {
   for (const c of pod.containers) {
     const v = scOf(c)?.procMount;
     if (v === undefined || v === null || v === 'Default') continue;
-    s.addContainer(c, `${c.path}.securityContext.procMount`);
+    s.addContainer(c, text`${c.path}.securityContext.procMount`);
     values.push(display(v));
   }
   if (s.empty) return undefined;
   return {
     reason: 'procMount',
-    detail: `${s.subject()} must not set securityContext.procMount to ${quoteSorted(values)}`,
+    detail: text`${s.subject()} must not set securityContext.procMount to ${quoteSorted(values)}`,
     spots: s.spots,
   };
 }
@@ -154,7 +156,7 @@ const hostNamespaces: PssDef = {
     return {
       reason: 'host namespaces',
       detail: set.map((k) => `${k}=true`).join(', '),
-      spots: set.map((k) => ({ path: `${pod.ref.path}.${k}` })),
+      spots: set.map((k) => ({ path: text`${pod.ref.path}.${k}` })),
     };
   },
 };
@@ -174,7 +176,7 @@ const privileged: PssDef = {
     if (s.empty) return undefined;
     return {
       reason: 'privileged',
-      detail: `${s.subject()} must not set securityContext.privileged=true`,
+      detail: text`${s.subject()} must not set securityContext.privileged=true`,
       spots: s.spots,
     };
   },
@@ -199,14 +201,14 @@ const capabilities: PssDef = {
       if (!Array.isArray(add)) continue;
       add.forEach((cap, i) => {
         if (typeof cap === 'string' && BASELINE_CAPABILITIES.has(cap)) return;
-        s.addContainer(c, `${c.path}.securityContext.capabilities.add[${i}]`);
+        s.addContainer(c, text`${c.path}.securityContext.capabilities.add[${i}]`);
         bad.push(display(cap));
       });
     }
     if (s.empty) return undefined;
     return {
       reason: 'non-default capabilities',
-      detail: `${s.subject()} must not include ${quoteSorted(bad)} in securityContext.capabilities.add`,
+      detail: text`${s.subject()} must not include ${quoteSorted(bad)} in securityContext.capabilities.add`,
       spots: s.spots,
     };
   },
@@ -221,7 +223,7 @@ function hostPathVolumes(pod: Pod): { names: string[]; spots: Spot[] } {
   volumes.forEach((v, i) => {
     if (!isObject(v) || v.hostPath === undefined || v.hostPath === null) return;
     names.push(typeof v.name === 'string' ? v.name : `volumes[${i}]`);
-    spots.push({ path: `${pod.ref.path}.volumes[${i}].hostPath` });
+    spots.push({ path: text`${pod.ref.path}.volumes[${i}].hostPath` });
   });
   return { names, spots };
 }
@@ -242,7 +244,7 @@ const hostPathVolumesCheck: PssDef = {
     if (!names.length) return undefined;
     return {
       reason: 'hostPath volumes',
-      detail: `${pluralize('volume', 'volumes', names.length)} ${quoteList(names)}`,
+      detail: text`${pluralize('volume', 'volumes', names.length)} ${quoteList(names)}`,
       spots,
     };
   },
@@ -268,7 +270,7 @@ const hostPorts: PssDef = {
       list.forEach((p, i) => {
         const hp = isObject(p) ? p.hostPort : undefined;
         if (hp === undefined || hp === null || Number(hp) === 0) return;
-        s.addContainer(c, `${c.path}.ports[${i}].hostPort`);
+        s.addContainer(c, text`${c.path}.ports[${i}].hostPort`);
         if (!ports.includes(display(hp))) ports.push(display(hp));
       });
     }
@@ -276,7 +278,7 @@ const hostPorts: PssDef = {
     ports.sort((a, b) => Number(a) - Number(b));
     return {
       reason: 'hostPort',
-      detail: `${s.subject()} ${pluralize('uses', 'use', s.containers.length)} ${pluralize('hostPort', 'hostPorts', ports.length)} ${ports.join(', ')}`,
+      detail: text`${s.subject()} ${pluralize('uses', 'use', s.containers.length)} ${pluralize('hostPort', 'hostPorts', ports.length)} ${ports.join(', ')}`,
       spots: s.spots,
     };
   },
@@ -298,17 +300,18 @@ const appArmorProfile: PssDef = {
     const values: string[] = [];
     const podType = objectAt(pod.sc, 'appArmorProfile');
     if (podType && !validAppArmorType(podType.type)) {
-      s.addPod(`${pod.ref.path}.securityContext.appArmorProfile.type`);
+      s.addPod(text`${pod.ref.path}.securityContext.appArmorProfile.type`);
       values.push(display(podType.type ?? ''));
     }
     for (const c of pod.containers) {
       const p = objectAt(scOf(c), 'appArmorProfile');
       if (!p || validAppArmorType(p.type)) continue;
-      s.addContainer(c, `${c.path}.securityContext.appArmorProfile.type`);
+      s.addContainer(c, text`${c.path}.securityContext.appArmorProfile.type`);
       values.push(display(p.type ?? ''));
     }
     const parts: string[] = [];
-    if (!s.empty) parts.push(`${s.subject()} must not set AppArmor profile type to ${quoteSorted(values)}`);
+    if (!s.empty)
+      parts.push(text`${s.subject()} must not set AppArmor profile type to ${quoteSorted(values)}`);
     // the beta annotations name their container in the key suffix
     const annotations = pod.ref.metadata.annotations;
     const badAnnotations: string[] = [];
@@ -327,7 +330,7 @@ const appArmorProfile: PssDef = {
     }
     if (badAnnotations.length) {
       parts.push(
-        `${containerList(names)} must not use AppArmor ${pluralize('annotation', 'annotations', badAnnotations.length)} ${badAnnotations.join(', ')}`,
+        text`${containerList(names)} must not use AppArmor ${pluralize('annotation', 'annotations', badAnnotations.length)} ${badAnnotations.join(', ')}`,
       );
     }
     if (!parts.length) return undefined;
@@ -367,21 +370,21 @@ const seLinuxOptions: PssDef = {
     };
     const s = new Setters();
     const podOpts = objectAt(pod.sc, 'seLinuxOptions');
-    if (podOpts && badSeLinux(podOpts, seen)) s.addPod(`${pod.ref.path}.securityContext.seLinuxOptions`);
+    if (podOpts && badSeLinux(podOpts, seen)) s.addPod(text`${pod.ref.path}.securityContext.seLinuxOptions`);
     for (const c of pod.containers) {
       const o = objectAt(scOf(c), 'seLinuxOptions');
-      if (o && badSeLinux(o, seen)) s.addContainer(c, `${c.path}.securityContext.seLinuxOptions`);
+      if (o && badSeLinux(o, seen)) s.addContainer(c, text`${c.path}.securityContext.seLinuxOptions`);
     }
     if (s.empty) return undefined;
     const what: string[] = [];
     if (seen.types.length) {
-      what.push(`${pluralize('type', 'types', new Set(seen.types).size)} ${quoteSorted(seen.types)}`);
+      what.push(text`${pluralize('type', 'types', new Set(seen.types).size)} ${quoteSorted(seen.types)}`);
     }
     if (seen.user) what.push('user may not be set');
     if (seen.role) what.push('role may not be set');
     return {
       reason: 'seLinuxOptions',
-      detail: `${s.subject()} set forbidden securityContext.seLinuxOptions: ${what.join('; ')}`,
+      detail: text`${s.subject()} set forbidden securityContext.seLinuxOptions: ${what.join('; ')}`,
       spots: s.spots,
     };
   },
@@ -457,7 +460,7 @@ function seccompAnnotations(pod: Pod): Finding | undefined {
   if (!bad.length) return undefined;
   return {
     reason: 'seccompProfile',
-    detail: `forbidden ${pluralize('annotation', 'annotations', bad.length)} ${bad.sort().join(', ')}`,
+    detail: text`forbidden ${pluralize('annotation', 'annotations', bad.length)} ${bad.sort().join(', ')}`,
     spots,
   };
 }
@@ -467,19 +470,19 @@ function seccompFields(pod: Pod): Finding | undefined {
   const values: string[] = [];
   const podProfile = objectAt(pod.sc, 'seccompProfile');
   if (podProfile && !validSeccompType(podProfile.type)) {
-    s.addPod(`${pod.ref.path}.securityContext.seccompProfile.type`);
+    s.addPod(text`${pod.ref.path}.securityContext.seccompProfile.type`);
     values.push(display(podProfile.type ?? ''));
   }
   for (const c of pod.containers) {
     const p = objectAt(scOf(c), 'seccompProfile');
     if (!p || validSeccompType(p.type)) continue;
-    s.addContainer(c, `${c.path}.securityContext.seccompProfile.type`);
+    s.addContainer(c, text`${c.path}.securityContext.seccompProfile.type`);
     values.push(display(p.type ?? ''));
   }
   if (s.empty) return undefined;
   return {
     reason: 'seccompProfile',
-    detail: `${s.subject()} must not set securityContext.seccompProfile.type to ${quoteSorted(values)}`,
+    detail: text`${s.subject()} must not set securityContext.seccompProfile.type to ${quoteSorted(values)}`,
     spots: s.spots,
   };
 }
@@ -505,7 +508,7 @@ const sysctls: PssDef = {
       const name = isObject(s) ? s.name : undefined;
       if (typeof name === 'string' && safe.has(name)) return;
       bad.push(display(name ?? ''));
-      spots.push({ path: `${pod.ref.path}.securityContext.sysctls[${i}].name` });
+      spots.push({ path: text`${pod.ref.path}.securityContext.sysctls[${i}].name` });
     });
     if (!bad.length) return undefined;
     return {
@@ -531,7 +534,7 @@ const windowsHostProcess: PssDef = {
     if (s.empty) return undefined;
     return {
       reason: 'hostProcess',
-      detail: `${s.subject()} must not set securityContext.windowsOptions.hostProcess=true`,
+      detail: text`${s.subject()} must not set securityContext.windowsOptions.hostProcess=true`,
       spots: s.spots,
     };
   },
@@ -564,7 +567,7 @@ const hostProbesAndHostLifecycle: PssDef = {
     const distinct = new Set(hosts).size;
     return {
       reason: 'probe or lifecycle host',
-      detail: `${s.subject()} ${pluralize('uses', 'use', s.containers.length)} ${pluralize('probe or lifecycle host', 'probe or lifecycle hosts', distinct)} ${quoteSorted(hosts)}`,
+      detail: text`${s.subject()} ${pluralize('uses', 'use', s.containers.length)} ${pluralize('probe or lifecycle host', 'probe or lifecycle hosts', distinct)} ${quoteSorted(hosts)}`,
       spots: s.spots,
     };
   },
@@ -576,7 +579,7 @@ function scanHandler(c: ContainerRef, handler: unknown, at: string, s: Setters, 
   for (const h of HANDLERS) {
     const host = objectAt(handler, h)?.host;
     if (host === undefined || host === null || host === '') continue;
-    s.addContainer(c, `${c.path}.${at}.${h}.host`);
+    s.addContainer(c, text`${c.path}.${at}.${h}.host`);
     hosts.push(display(host));
   }
 }

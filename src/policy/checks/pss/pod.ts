@@ -4,9 +4,11 @@ import {
   containersOf,
   isObject,
   type JsonObject,
+  objectRun,
   type PodSpecRef,
   podSpecOf,
 } from '../../k8s.js';
+import { text } from '../../text.js';
 import type { K8sObject } from '../../types.js';
 
 /** Pod Security Standards levels with checks (`privileged` allows everything, so it has none). */
@@ -81,18 +83,23 @@ const PSA_ORDER = ['initContainers', 'containers', 'ephemeralContainers'] as con
 
 /**
  * The engine runs every check on one object before the next, so the PSS checks share the pod the first
- * one builds: a one-entry cache (a WeakMap costs more than it saves). It is checked against the object on
- * every use, without allocating, so an object changed between evaluations is rebuilt, never judged stale.
+ * one builds: a one-entry cache (a WeakMap costs more than it saves). Outside the engine run that built it,
+ * it is checked against the object on every use, without allocating, so an object changed between
+ * evaluations is rebuilt, never judged stale.
  */
-let last: { object: K8sObject; pod: Pod } | undefined;
+let last: { object: K8sObject; pod: Pod; run: number } | undefined;
 
 export function podOf(object: K8sObject): Pod | undefined {
-  if (last?.object === object && unchanged(object, last.pod)) return last.pod;
+  // within the engine run (withObjectCache) that built it, objects do not change: identity is enough
+  if (last?.object === object) {
+    const run = objectRun();
+    if ((run !== 0 && last.run === run) || unchanged(object, last.pod)) return last.pod;
+  }
   const ref = podSpecOf(object);
   if (!ref) return undefined;
   const holder = holderOf(object);
   const pod = new Pod(ref, containersOf(ref, PSA_ORDER), isObject(holder) ? holder.metadata : undefined);
-  last = { object, pod };
+  last = { object, pod, run: objectRun() };
   return pod;
 }
 
@@ -143,14 +150,29 @@ export function pluralize(singular: string, plural: string, count: number): stri
   return count === 1 ? singular : plural;
 }
 
-/** `"a", "b"` */
+// JSON-quoted names, one string object each (messages are interned: policy/text.ts)
+const quoted = new Map<string, string>();
+
+function quote(s: string): string {
+  let q = quoted.get(s);
+  if (q === undefined) {
+    q = JSON.stringify(s);
+    if (quoted.size >= 4096) quoted.clear();
+    quoted.set(s, q);
+  }
+  return q;
+}
+
+/** `"a", "b"`: one string object per distinct list, built item by item */
 export function quoteList(items: Iterable<string>): string {
-  return [...items].map((s) => JSON.stringify(s)).join(', ');
+  let list: string | undefined;
+  for (const item of items) list = list === undefined ? quote(item) : text`${list}, ${quote(item)}`;
+  return list ?? '';
 }
 
 /** `container "a"` / `containers "a", "b"` */
 export function containerList(names: readonly string[]): string {
-  return `${pluralize('container', 'containers', names.length)} ${quoteList(names)}`;
+  return text`${pluralize('container', 'containers', names.length)} ${quoteList(names)}`;
 }
 
 const NONE: string[] = [];
@@ -182,10 +204,9 @@ export class Setters {
 
   /** `pod`, `container "a"`, `pod and containers "a", "b"` */
   subject(): string {
-    const parts: string[] = [];
-    if (this.pod) parts.push('pod');
-    if (this.containers.length) parts.push(containerList(this.containers));
-    return parts.join(' and ');
+    if (!this.containers.length) return this.pod ? 'pod' : '';
+    const list = containerList(this.containers);
+    return this.pod ? text`pod and ${list}` : list;
   }
 }
 

@@ -1,4 +1,5 @@
 import { isObject } from '../../k8s.js';
+import { text } from '../../text.js';
 import { unmaskedProcMount, validSeccompType } from './baseline.js';
 import {
   containerList,
@@ -92,13 +93,13 @@ const restrictedVolumes: PssDef = {
       if (!bad || Object.keys(v).some((k) => ALLOWED_VOLUMES.has(k) && isObject(v[k]))) return;
       names.push(typeof v.name === 'string' ? v.name : `volumes[${i}]`);
       types.push(bad);
-      spots.push({ path: `${pod.ref.path}.volumes[${i}].${bad}` });
+      spots.push({ path: text`${pod.ref.path}.volumes[${i}].${bad}` });
     });
     if (!names.length) return undefined;
     const distinct = new Set(types).size;
     return {
       reason: 'restricted volume types',
-      detail: `${pluralize('volume', 'volumes', names.length)} ${quoteList(names)} ${pluralize('uses', 'use', names.length)} ${pluralize('restricted volume type', 'restricted volume types', distinct)} ${quoteSorted(types)}`,
+      detail: text`${pluralize('volume', 'volumes', names.length)} ${quoteList(names)} ${pluralize('uses', 'use', names.length)} ${pluralize('restricted volume type', 'restricted volume types', distinct)} ${quoteSorted(types)}`,
       spots,
     };
   },
@@ -120,13 +121,13 @@ const allowPrivilegeEscalation: PssDef = {
     const s = new Setters();
     for (const c of pod.containers) {
       if (scOf(c)?.allowPrivilegeEscalation !== false) {
-        s.addContainer(c, `${c.path}.securityContext.allowPrivilegeEscalation`);
+        s.addContainer(c, text`${c.path}.securityContext.allowPrivilegeEscalation`);
       }
     }
     if (s.empty) return undefined;
     return {
       reason: 'allowPrivilegeEscalation != false',
-      detail: `${s.subject()} must set securityContext.allowPrivilegeEscalation=false`,
+      detail: text`${s.subject()} must set securityContext.allowPrivilegeEscalation=false`,
       spots: s.spots,
     };
   },
@@ -147,25 +148,25 @@ const runAsNonRoot: PssDef = {
     if (version >= USERNS_RELAXED_SINCE && pod.userNamespace) return undefined;
     const explicit = new Setters();
     const podValue = pod.sc?.runAsNonRoot;
-    if (podValue === false) explicit.addPod(`${pod.ref.path}.securityContext.runAsNonRoot`);
+    if (podValue === false) explicit.addPod(text`${pod.ref.path}.securityContext.runAsNonRoot`);
     const implicit = new Setters();
     for (const c of pod.containers) {
       const v = scOf(c)?.runAsNonRoot;
-      const path = `${c.path}.securityContext.runAsNonRoot`;
+      const path = text`${c.path}.securityContext.runAsNonRoot`;
       if (v === false) explicit.addContainer(c, path);
       else if (v !== true && podValue !== true) implicit.addContainer(c, path);
     }
     if (!explicit.empty) {
       return {
         reason: 'runAsNonRoot != true',
-        detail: `${explicit.subject()} must not set securityContext.runAsNonRoot=false`,
+        detail: text`${explicit.subject()} must not set securityContext.runAsNonRoot=false`,
         spots: explicit.spots,
       };
     }
     if (implicit.empty) return undefined;
     return {
       reason: 'runAsNonRoot != true',
-      detail: `pod or ${implicit.subject()} must set securityContext.runAsNonRoot=true`,
+      detail: text`pod or ${implicit.subject()} must set securityContext.runAsNonRoot=true`,
       spots: implicit.spots,
     };
   },
@@ -184,12 +185,12 @@ const runAsUser: PssDef = {
   check(pod, version) {
     if (version >= USERNS_RELAXED_SINCE && pod.userNamespace) return undefined;
     const s = new Setters();
-    if (pod.sc?.runAsUser === 0) s.addPod(`${pod.ref.path}.securityContext.runAsUser`);
+    if (pod.sc?.runAsUser === 0) s.addPod(text`${pod.ref.path}.securityContext.runAsUser`);
     for (const c of pod.containers) {
-      if (scOf(c)?.runAsUser === 0) s.addContainer(c, `${c.path}.securityContext.runAsUser`);
+      if (scOf(c)?.runAsUser === 0) s.addContainer(c, text`${c.path}.securityContext.runAsUser`);
     }
     if (s.empty) return undefined;
-    return { reason: 'runAsUser=0', detail: `${s.subject()} must not set runAsUser=0`, spots: s.spots };
+    return { reason: 'runAsUser=0', detail: text`${s.subject()} must not set runAsUser=0`, spots: s.spots };
   },
 };
 
@@ -212,13 +213,13 @@ const seccompProfile: PssDef = {
     const podProfile = objectAt(pod.sc, 'seccompProfile');
     const podSet = podProfile !== undefined && validSeccompType(podProfile.type);
     if (podProfile && !podSet) {
-      explicit.addPod(`${pod.ref.path}.securityContext.seccompProfile.type`);
+      explicit.addPod(text`${pod.ref.path}.securityContext.seccompProfile.type`);
       values.push(display(podProfile.type ?? ''));
     }
     const implicit = new Setters();
     for (const c of pod.containers) {
       const p = objectAt(scOf(c), 'seccompProfile');
-      const path = `${c.path}.securityContext.seccompProfile.type`;
+      const path = text`${c.path}.securityContext.seccompProfile.type`;
       if (p) {
         if (validSeccompType(p.type)) continue;
         explicit.addContainer(c, path);
@@ -228,14 +229,14 @@ const seccompProfile: PssDef = {
     if (!explicit.empty) {
       return {
         reason: 'seccompProfile',
-        detail: `${explicit.subject()} must not set securityContext.seccompProfile.type to ${quoteSorted(values)}`,
+        detail: text`${explicit.subject()} must not set securityContext.seccompProfile.type to ${quoteSorted(values)}`,
         spots: explicit.spots,
       };
     }
     if (implicit.empty) return undefined;
     return {
       reason: 'seccompProfile',
-      detail: `pod or ${implicit.subject()} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"`,
+      detail: text`pod or ${implicit.subject()} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"`,
       spots: implicit.spots,
     };
   },
@@ -262,25 +263,25 @@ const capabilities: PssDef = {
       const caps = objectAt(scOf(c), 'capabilities');
       const drop = caps?.drop;
       if (!Array.isArray(drop) || !drop.includes('ALL')) {
-        missingDrop.addContainer(c, `${c.path}.securityContext.capabilities.drop`);
+        missingDrop.addContainer(c, text`${c.path}.securityContext.capabilities.drop`);
       }
       const add = caps?.add;
       if (!Array.isArray(add)) continue;
       add.forEach((cap, i) => {
         if (cap === 'NET_BIND_SERVICE') return;
-        adding.addContainer(c, `${c.path}.securityContext.capabilities.add[${i}]`);
+        adding.addContainer(c, text`${c.path}.securityContext.capabilities.add[${i}]`);
         added.push(display(cap));
       });
     }
     const details: string[] = [];
     if (!missingDrop.empty) {
       details.push(
-        `${containerList(missingDrop.containers)} must set securityContext.capabilities.drop=["ALL"]`,
+        text`${containerList(missingDrop.containers)} must set securityContext.capabilities.drop=["ALL"]`,
       );
     }
     if (!adding.empty) {
       details.push(
-        `${containerList(adding.containers)} must not include ${quoteSorted(added)} in securityContext.capabilities.add`,
+        text`${containerList(adding.containers)} must not include ${quoteSorted(added)} in securityContext.capabilities.add`,
       );
     }
     if (!details.length) return undefined;

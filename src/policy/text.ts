@@ -1,0 +1,52 @@
+/**
+ * A template tag for check messages and paths: `text\`container "${name}" runs privileged\`` returns the
+ * same string object every time it is given the same values. A posture run reports ~180,000 violations
+ * whose messages and paths repeat (the same container name and setting in thousands of workloads); built
+ * anew, each is a fresh string that the report must flatten and hash to group, and that the garbage
+ * collector must copy. Interned, they are a few hundred strings, hashed once. Values are keys as they are
+ * (short: names, numbers, constant path prefixes), so nothing long is hashed per call.
+ */
+
+interface Node {
+  text: string | undefined;
+  next: Map<unknown, Node> | undefined;
+}
+
+interface Root {
+  node: Node;
+  size: number;
+}
+
+/** Per call site; values repeat little for messages that name the object itself, so each site is bounded. */
+const MAX_PER_SITE = 4096;
+const roots = new WeakMap<TemplateStringsArray, Root>();
+
+function build(strings: TemplateStringsArray, values: readonly unknown[]): string {
+  let s = strings[0] as string;
+  for (let i = 0; i < values.length; i++) s += String(values[i]) + (strings[i + 1] as string);
+  return s;
+}
+
+export function text(strings: TemplateStringsArray, ...values: unknown[]): string {
+  let root = roots.get(strings);
+  if (root === undefined || root.size >= MAX_PER_SITE) {
+    // a site that has seen this many distinct texts starts over: the common ones come back first
+    root = { node: { text: undefined, next: undefined }, size: 0 };
+    roots.set(strings, root);
+  }
+  let node = root.node;
+  for (const v of values) {
+    // objects (malformed input shown as-is) would be kept alive and never match: build those directly
+    if (typeof v === 'object' && v !== null) return build(strings, values);
+    node.next ??= new Map();
+    let child = node.next.get(v);
+    if (child === undefined) {
+      child = { text: undefined, next: undefined };
+      node.next.set(v, child);
+      root.size++;
+    }
+    node = child;
+  }
+  node.text ??= build(strings, values);
+  return node.text;
+}
