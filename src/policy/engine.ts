@@ -37,6 +37,17 @@ export interface PolicyConfig {
   now?: Date;
 }
 
+/** Violations by column (Assessment.columns). */
+export interface ResultColumns {
+  /** index into Assessment.checks */
+  check: number[];
+  message: string[];
+  path: Array<string | undefined>;
+  container: Array<string | undefined>;
+  /** index into Assessment.resources */
+  resource: number[];
+}
+
 /** A check the engine will run, with its resolved effect and parameters. */
 export interface ActiveCheck {
   check: Check;
@@ -45,17 +56,21 @@ export interface ActiveCheck {
 }
 
 export interface Assessment {
-  /** violations not exempted */
-  results: PolicyResult[];
+  /** violations not exempted (built from `columns` when first read) */
+  readonly results: PolicyResult[];
+  /**
+   * the violations not exempted, by column, in the order of `results`: what reports read (a posture run has
+   * ~180,000, and an object each costs the engine and the garbage collector more than the checks do)
+   */
+  columns: ResultColumns;
   /** violations an exemption matched */
   exempted: PolicyResult[];
   /**
-   * the objects that results and exempted violations are about, once each (a ResourceRef without the
-   * container), in the order of their first violation; `resultResources[i]` and `exemptedResources[i]`
-   * are the index here of `results[i]` and `exempted[i]`, so reports group by object without keys
+   * the objects that violations are about, once each (a ResourceRef without the container), in the order
+   * of their first violation; `columns.resource[i]` and `exemptedResources[i]` index it, so reports group
+   * by object without keys
    */
   resources: ResourceRef[];
-  resultResources: number[];
   exemptedResources: number[];
   /** checks that ran */
   checks: ActiveCheck[];
@@ -124,7 +139,8 @@ export class PolicyEngine {
   readonly pssVersion: number;
   /** per kind, the indices into `active` of the object-scope checks for it */
   private readonly byKind = new Map<string, number[]>();
-  private readonly clusterChecks: ActiveCheck[];
+  /** indices into `active` of the cluster-scope checks */
+  private readonly clusterChecks: number[];
   private readonly cfg: PolicyConfig;
   /** the built-in catalogue and no custom checks */
   private readonly builtin: boolean;
@@ -148,7 +164,10 @@ export class PolicyEngine {
         else this.byKind.set(k, [i]);
       }
     });
-    this.clusterChecks = this.active.filter((a) => a.check.scope === 'cluster');
+    this.clusterChecks = [];
+    this.active.forEach((a, i) => {
+      if (a.check.scope === 'cluster') this.clusterChecks.push(i);
+    });
   }
 
   /** Kinds some active check evaluates or reads. */
@@ -203,21 +222,10 @@ export class PolicyEngine {
 
   private startRun(objects: readonly SourcedObject[]): PostureRun {
     const inventory = makeInventory(objects.map((o) => o.object));
-    const out: Assessment = {
-      results: [],
-      exempted: [],
-      resources: [],
-      resultResources: [],
-      exemptedResources: [],
-      checks: this.active,
-      applicable: {},
-      evaluated: {},
-      skipped: {},
-      expiredExemptions: this.expiredExemptions(),
-      errors: [],
-    };
+    const out = new Outcome(this.active, this.expiredExemptions());
     const clusterKinds = new Set<string>();
-    for (const a of this.clusterChecks) {
+    for (const i of this.clusterChecks) {
+      const a = this.active[i] as ActiveCheck;
       for (const k of a.check.kinds) clusterKinds.add(k);
       if (a.check.scope === 'cluster') for (const k of a.check.reads ?? []) clusterKinds.add(k);
     }
@@ -263,7 +271,7 @@ export class PolicyEngine {
     source: SourcedObject['source'],
     r: Replay,
     run: Run,
-    out: Assessment,
+    out: Outcome,
   ): void {
     const { counts, refs, strings, resources } = r.violations;
     for (const i of list) {
@@ -291,7 +299,7 @@ export class PolicyEngine {
           r.resource++;
         }
         r.violation++;
-        this.record(a, v.resource ?? object, source, v, run, out);
+        this.record(i, v.resource ?? object, source, v, run, out);
       }
     }
   }
@@ -306,7 +314,8 @@ export class PolicyEngine {
     setApplicable(run, this.active, out);
     const sourceOf = new Map<K8sObject, SourcedObject['source']>();
     for (const o of state.objects) sourceOf.set(o.object, o.source);
-    for (const a of this.clusterChecks) {
+    for (const i of this.clusterChecks) {
+      const a = this.active[i] as ActiveCheck;
       out.applicable[a.check.id] = a.check.kinds.reduce((n, k) => n + inventory.byKind(k).length, 0);
       const ctx: CheckContext = { params: a.params, pssVersion: this.pssVersion, inventory };
       let violations: Violation[];
@@ -322,7 +331,7 @@ export class PolicyEngine {
       }
       for (const v of violations) {
         const target = v.resource ?? { kind: 'Cluster', metadata: { name: this.cfg.cluster ?? 'cluster' } };
-        this.record(a, target, sourceOf.get(target) ?? {}, v, run, out);
+        this.record(i, target, sourceOf.get(target) ?? {}, v, run, out);
       }
     }
     return out;
@@ -392,7 +401,7 @@ export class PolicyEngine {
     object: K8sObject,
     source: SourcedObject['source'],
     run: Run,
-    out: Assessment,
+    out: Outcome,
   ): void {
     const a = this.active[i] as ActiveCheck;
     if (!countApplicable(a, i, object, run)) return;
@@ -418,7 +427,7 @@ export class PolicyEngine {
       });
       return;
     }
-    for (const v of violations) this.record(a, v.resource ?? object, source, v, run, out);
+    for (const v of violations) this.record(i, v.resource ?? object, source, v, run, out);
   }
 
   /** Admission: the object-scope checks for one object. Cluster-scope checks need an inventory and are skipped. */
@@ -428,19 +437,7 @@ export class PolicyEngine {
 
   private reviewOne(object: K8sObject, facts: AdmissionFacts, namespaceObject?: K8sObject): Assessment {
     const inventory = makeInventory(namespaceObject ? [namespaceObject] : []);
-    const out: Assessment = {
-      results: [],
-      exempted: [],
-      resources: [],
-      resultResources: [],
-      exemptedResources: [],
-      checks: this.active,
-      applicable: {},
-      evaluated: {},
-      skipped: {},
-      expiredExemptions: [],
-      errors: [],
-    };
+    const out = new Outcome(this.active, []);
     const list = this.byKind.get(object.kind ?? '');
     if (!list) {
       out.skipped[object.kind ?? ''] = 1;
@@ -454,56 +451,25 @@ export class PolicyEngine {
   }
 
   private record(
-    a: ActiveCheck,
+    i: number,
     object: K8sObject,
     source: SourcedObject['source'],
     v: Violation,
     run: Run,
-    out: Assessment,
+    out: Outcome,
   ) {
-    // one ResourceRef per object and one per container, shared by their results: fewer objects to
-    // allocate, and renderers serialize each ref once
     // violations come object by object: most are about the object of the one before
     let refs = run.lastObject === object ? run.lastRefs : run.refs.get(object);
     if (!refs) {
-      refs = {
-        base: resourceRef(object, source, this.cfg.cluster),
-        byContainer: NO_REFS,
-        id: out.resources.length,
-      };
-      out.resources.push(refs.base);
+      refs = out.addResource(resourceRef(object, source, this.cfg.cluster));
       run.refs.set(object, refs);
     }
     run.lastObject = object;
     run.lastRefs = refs;
-    let resource = refs.base;
-    const container = v.container;
-    if (container) {
-      // a pod has a few containers: a scan beats hashing the name
-      let hit: ResourceRef | undefined;
-      for (const r of refs.byContainer) {
-        if (r.container === container) {
-          hit = r;
-          break;
-        }
-      }
-      if (!hit) {
-        hit = { ...refs.base, container };
-        if (refs.byContainer === NO_REFS) refs.byContainer = [];
-        refs.byContainer.push(hit);
-      }
-      resource = hit;
-    }
-    const result: PolicyResult = {
-      checkId: a.check.id,
-      severity: a.check.severity,
-      effect: a.effect,
-      message: v.message,
-      resource,
-    };
-    if (v.path) result.path = v.path;
     const exemptions = this.cfg.exemptions;
     if (exemptions?.length) {
+      const a = this.active[i] as ActiveCheck;
+      const result = makeResult(a, v.message, v.path, refs, v.container);
       const now = this.cfg.now ?? new Date();
       for (const ex of exemptions) {
         if (matchExemption(ex, result, object, now)) {
@@ -514,8 +480,12 @@ export class PolicyEngine {
         }
       }
     }
-    out.results.push(result);
-    out.resultResources.push(refs.id);
+    const c = out.columns;
+    c.check.push(i);
+    c.message.push(v.message);
+    c.path.push(v.path || undefined);
+    c.container.push(v.container || undefined);
+    c.resource.push(refs.id);
   }
 
   private expiredExemptions(): Exemption[] {
@@ -550,11 +520,86 @@ interface ObjectRefs {
 
 const NO_REFS: ResourceRef[] = [];
 
+/** The ResourceRef of an object's container, one per container, shared by its results. */
+function containerRef(refs: ObjectRefs, container: string | undefined): ResourceRef {
+  if (!container) return refs.base;
+  // a pod has a few containers: a scan beats hashing the name
+  for (const r of refs.byContainer) if (r.container === container) return r;
+  const ref = { ...refs.base, container };
+  if (refs.byContainer === NO_REFS) refs.byContainer = [];
+  refs.byContainer.push(ref);
+  return ref;
+}
+
+function makeResult(
+  a: ActiveCheck,
+  message: string,
+  path: string | undefined,
+  refs: ObjectRefs,
+  container: string | undefined,
+): PolicyResult {
+  const result: PolicyResult = {
+    checkId: a.check.id,
+    severity: a.check.severity,
+    effect: a.effect,
+    message,
+    resource: containerRef(refs, container),
+  };
+  if (path) result.path = path;
+  return result;
+}
+
+/** An Assessment as the engine fills it: violations by column, `results` built from them on first read. */
+class Outcome implements Assessment {
+  readonly columns: ResultColumns = { check: [], message: [], path: [], container: [], resource: [] };
+  readonly exempted: PolicyResult[] = [];
+  readonly resources: ResourceRef[] = [];
+  readonly exemptedResources: number[] = [];
+  readonly applicable: Record<string, number> = {};
+  readonly evaluated: Record<string, number> = {};
+  readonly skipped: Record<string, number> = {};
+  readonly errors: Assessment['errors'] = [];
+  private readonly refs: ObjectRefs[] = [];
+  private built: PolicyResult[] | undefined;
+
+  constructor(
+    readonly checks: ActiveCheck[],
+    readonly expiredExemptions: Exemption[],
+  ) {}
+
+  addResource(base: ResourceRef): ObjectRefs {
+    const refs: ObjectRefs = { base, byContainer: NO_REFS, id: this.resources.length };
+    this.resources.push(base);
+    this.refs.push(refs);
+    return refs;
+  }
+
+  get results(): PolicyResult[] {
+    if (this.built?.length !== this.columns.check.length) {
+      const c = this.columns;
+      const out: PolicyResult[] = [];
+      for (let k = 0; k < c.check.length; k++) {
+        out.push(
+          makeResult(
+            this.checks[c.check[k] as number] as ActiveCheck,
+            c.message[k] as string,
+            c.path[k],
+            this.refs[c.resource[k] as number] as ObjectRefs,
+            c.container[k],
+          ),
+        );
+      }
+      this.built = out;
+    }
+    return this.built;
+  }
+}
+
 /** One posture run in progress (PolicyEngine.begin). */
 interface PostureRun {
   objects: readonly SourcedObject[];
   run: Run;
-  out: Assessment;
+  out: Outcome;
   /** kinds some cluster-scope check reads: objects of these kinds are evaluated, not skipped */
   clusterKinds: Set<string>;
   /** the next object to evaluate */

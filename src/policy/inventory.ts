@@ -69,8 +69,10 @@ export function namespaceOf(obj: K8sObject): string | undefined {
 }
 
 // One index per kind list of an inventory (the engine builds the inventory once per assessment), so
-// that a lookup per workload stays O(1) at 20,000 objects.
-const indexCache = new WeakMap<readonly K8sObject[], Map<string, K8sObject>>();
+// that a lookup per workload stays O(1) at 20,000 objects: namespace -> name -> object, with every
+// namespace under ANY too (keyed by the strings as they are: no key is built per lookup)
+const ANY = '\u0000any';
+const indexCache = new WeakMap<readonly K8sObject[], Map<string, Map<string, K8sObject>>>();
 
 /**
  * The object of `kind` named `name`: in namespace `ns` for a namespaced kind, anywhere when `ns` is
@@ -84,9 +86,16 @@ export function lookup(inventory: Inventory, kind: string, name: string, ns?: st
     index = new Map();
     for (const o of list) {
       const n = o.metadata?.name ?? '';
-      for (const key of [`${namespaceOf(o) ?? ''}/${n}`, `*/${n}`]) if (!index.has(key)) index.set(key, o);
+      for (const key of [namespaceOf(o) ?? '', ANY]) {
+        let names = index.get(key);
+        if (!names) {
+          names = new Map();
+          index.set(key, names);
+        }
+        if (!names.has(n)) names.set(n, o);
+      }
     }
     indexCache.set(list, index);
   }
-  return index.get(`${ns ?? '*'}/${name}`);
+  return index.get(ns ?? ANY)?.get(name);
 }

@@ -43,8 +43,10 @@ function at(o: unknown, ...keys: string[]): unknown {
 // During an assessment every check asks for the same object's pod spec and containers; the engine turns
 // these caches on for the length of one run (objects do not change during it) and drops them after.
 let specCache: WeakMap<K8sObject, PodSpecRef | null> | undefined;
-// per pod spec: its containers, for each selection of kinds asked for ('' is every kind)
-let containerCache: WeakMap<PodSpecRef, Map<string, ContainerRef[]>> | undefined;
+// per pod spec: its containers, and those of each other selection of kinds asked for
+let containerCache:
+  | WeakMap<PodSpecRef, { all: ContainerRef[]; other: Array<[readonly ContainerKind[], ContainerRef[]]> }>
+  | undefined;
 
 /** Runs `fn` with podSpecOf/containersOf memoized per object; callers must not modify what they return. */
 export function withObjectCache<T>(fn: () => T): T {
@@ -127,7 +129,10 @@ export interface ContainerRef {
 
 const CONTAINER_KINDS: readonly ContainerKind[] = ['containers', 'initContainers', 'ephemeralContainers'];
 
-/** Every container of a pod spec (regular, init and ephemeral, in that order). */
+/**
+ * Every container of a pod spec (regular, init and ephemeral, in that order), or those of `kinds` in its
+ * order: pass a module constant (within an engine run, selections are cached by identity).
+ */
 export function containersOf(
   ref: PodSpecRef,
   kinds: readonly ContainerKind[] = CONTAINER_KINDS,
@@ -135,21 +140,17 @@ export function containersOf(
   if (!containerCache) return listContainers(ref, kinds);
   let lists = containerCache.get(ref);
   if (!lists) {
-    lists = new Map();
+    lists = { all: listContainers(ref, CONTAINER_KINDS), other: [] };
     containerCache.set(ref, lists);
   }
-  const key = kinds === CONTAINER_KINDS ? '' : kinds.join();
-  let hit = lists.get(key);
-  if (hit) return hit;
-  if (kinds === CONTAINER_KINDS) hit = listContainers(ref, kinds);
-  else {
-    // the same ContainerRefs in another selection or order (PSA lists init containers first)
-    const all = containersOf(ref);
-    hit = [];
-    for (const kind of kinds) for (const c of all) if (c.kind === kind) hit.push(c);
-  }
-  lists.set(key, hit);
-  return hit;
+  if (kinds === CONTAINER_KINDS) return lists.all;
+  // callers pass module constants: the selection is found by identity
+  for (const [k, list] of lists.other) if (k === kinds) return list;
+  // the same ContainerRefs in another selection or order (PSA lists init containers first)
+  const list: ContainerRef[] = [];
+  for (const kind of kinds) for (const c of lists.all) if (c.kind === kind) list.push(c);
+  lists.other.push([kinds, list]);
+  return list;
 }
 
 function listContainers(ref: PodSpecRef, kinds: readonly ContainerKind[]): ContainerRef[] {

@@ -50,3 +50,10 @@ export function text(strings: TemplateStringsArray, ...values: unknown[]): strin
   node.text ??= build(strings, values);
   return node.text;
 }
+
+/** `parts` joined by `sep`, interned as `text` does (one string object per distinct list). */
+export function joined(parts: readonly string[], sep: string): string {
+  let s = parts[0] ?? '';
+  for (let i = 1; i < parts.length; i++) s = text`${s}${sep}${parts[i]}`;
+  return s;
+}

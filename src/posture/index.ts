@@ -19,8 +19,9 @@ export interface PostureOptions {
   severity?: readonly Severity[];
   now?: Date;
   /**
-   * threads to read and assess manifests with (1: this one only); by default one per core, up to 4, when
-   * there are at least 2 MiB per thread (src/posture/shard.ts). MOAT_POSTURE_THREADS overrides the default.
+   * threads to read and assess manifests with (1: this one only); by default one (on fewer than four
+   * cores) or one per core but one, up to 4, with at least 2 MiB per thread (src/posture/shard.ts).
+   * MOAT_POSTURE_THREADS overrides the default.
    */
   threads?: number;
 }

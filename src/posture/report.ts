@@ -143,17 +143,22 @@ interface CheckTally {
   findings: Finding[];
 }
 
-function addFinding(t: CheckTally, r: PolicyResult, index: number): void {
+function addFinding(
+  t: CheckTally,
+  message: string,
+  path: string | undefined,
+  container: string | undefined,
+  index: number,
+): void {
   t.byMessage ??= new Map();
-  let same = t.byMessage.get(r.message);
+  let same = t.byMessage.get(message);
   if (same === undefined) {
     same = [];
-    t.byMessage.set(r.message, same);
+    t.byMessage.set(message, same);
   }
-  const container = r.resource.container;
   let f: Finding | undefined;
   for (const x of same) {
-    if (x.container === container && x.path === r.path) {
+    if (x.container === container && x.path === path) {
       f = x;
       break;
     }
@@ -161,9 +166,9 @@ function addFinding(t: CheckTally, r: PolicyResult, index: number): void {
   if (f === undefined) {
     // keys in reading order: what was found, where, then on which resources
     f = {
-      message: r.message,
+      message,
       ...(container !== undefined ? { container } : {}),
-      ...(r.path !== undefined ? { path: r.path } : {}),
+      ...(path !== undefined ? { path } : {}),
       resources: [],
     };
     same.push(f);
@@ -186,23 +191,21 @@ export function buildPostureReport(
   },
 ): PostureReport {
   const listed = new Listed(a.resources);
-  const tallies = new Map<string, CheckTally>();
-  const reported = new Set(
-    a.checks
-      .filter((ac) => !opts.severity?.length || opts.severity.includes(ac.check.severity))
-      .map((ac) => ac.check.id),
-  );
-  // one pass over the results, which come object by object: `resources` is in input order
-  for (let k = 0; k < a.results.length; k++) {
-    const r = a.results[k] as PolicyResult;
-    let t = tallies.get(r.checkId);
+  // per check (index into a.checks), created on its first violation
+  const tallies: Array<CheckTally | undefined> = [];
+  const reported = a.checks.map((ac) => !opts.severity?.length || opts.severity.includes(ac.check.severity));
+  // one pass over the violations, which come object by object: `resources` is in input order
+  const c = a.columns;
+  for (let k = 0; k < c.check.length; k++) {
+    const i = c.check[k] as number;
+    let t = tallies[i];
     if (t === undefined) {
-      t = { unhealthy: new Set(), byMessage: undefined, findings: [], reported: reported.has(r.checkId) };
-      tallies.set(r.checkId, t);
+      t = { unhealthy: new Set(), byMessage: undefined, findings: [], reported: reported[i] === true };
+      tallies[i] = t;
     }
-    const id = a.resultResources[k] as number;
+    const id = c.resource[k] as number;
     t.unhealthy.add(id);
-    if (t.reported) addFinding(t, r, listed.of(id));
+    if (t.reported) addFinding(t, c.message[k] as string, c.path[k], c.container[k], listed.of(id));
   }
   const exempted: ExemptedViolation[] = [];
   for (let k = 0; k < a.exempted.length; k++) {
@@ -222,9 +225,9 @@ export function buildPostureReport(
   }
   const scoreEntries: ScoreEntry[] = [];
   const recommendations: Recommendation[] = [];
-  for (const ac of a.checks) {
+  for (const [i, ac] of a.checks.entries()) {
     const applicable = a.applicable[ac.check.id] ?? 0;
-    const t = tallies.get(ac.check.id);
+    const t = tallies[i];
     const unhealthy = t?.unhealthy.size ?? 0;
     if (applicable > 0) {
       const weight = SCORE_WEIGHTS[ac.check.severity];
@@ -238,7 +241,7 @@ export function buildPostureReport(
         points: (weight * (applicable - bad)) / applicable,
       });
     }
-    if (t === undefined || !reported.has(ac.check.id)) continue;
+    if (t === undefined || !t.reported) continue;
     recommendations.push(recommendation(ac, applicable, unhealthy, t.findings));
   }
   recommendations.sort(

@@ -157,6 +157,40 @@ function resolvePlain(s: string): unknown {
   return s;
 }
 
+// Short plain scalars repeat across documents (`app`, `http`, `100m`, `true`, `8080`): one string (or
+// value) each, found without slicing, saves an allocation per value and gives later lookups (interned
+// messages, maps keyed by names) a string whose hash is already computed
+const VALUE_MAX = 12;
+const VALUE_CACHE_MAX = 8192;
+const valueCache = new Map<number, Array<{ text: string; value: unknown }>>();
+let valueCacheSize = 0;
+
+/** resolvePlain of src[r, stop), remembered for short scalars. */
+function plainAt(r: number, stop: number): unknown {
+  const len = stop - r;
+  if (len === 0) return null;
+  if (len > VALUE_MAX) return resolvePlain(src.slice(r, stop));
+  const id = (src.charCodeAt(r) << 16) | (len << 8) | (src.charCodeAt(stop - 1) & 0xff);
+  let bucket = valueCache.get(id);
+  if (bucket !== undefined) {
+    // same first and last character and length: compare the rest
+    for (const e of bucket) if (src.startsWith(e.text, r)) return e.value;
+  }
+  const text = src.slice(r, stop);
+  const value = resolvePlain(text);
+  if (valueCacheSize < VALUE_CACHE_MAX) {
+    if (bucket === undefined) {
+      bucket = [];
+      valueCache.set(id, bucket);
+    }
+    if (bucket.length < 8) {
+      bucket.push({ text, value });
+      valueCacheSize++;
+    }
+  }
+  return value;
+}
+
 function hex(p: number, n: number): number {
   const h = src.slice(p, p + n);
   if (h.length !== n || !/^[0-9a-fA-F]+$/.test(h)) throw BAIL;
@@ -431,7 +465,7 @@ function parseValue(q: number, ind: number, inMap: boolean): unknown {
   let stop = i;
   while (stop > r && src.charCodeAt(stop - 1) === SPACE) stop--;
   pos = nextLine(i);
-  return resolvePlain(src.slice(r, stop));
+  return plainAt(r, stop);
 }
 
 /** A `|` or `>` block scalar whose header is at r, in a parent at column `ind`. */
@@ -626,7 +660,7 @@ function flowItem(i: number): number {
   }
   let k = j;
   while (k > i && src.charCodeAt(k - 1) === SPACE) k--;
-  itemOut = resolvePlain(src.slice(i, k));
+  itemOut = plainAt(i, k);
   return j;
 }
 

@@ -69,7 +69,7 @@ const engineConfig = {
 /** What a report is made of, comparable across runs (the workers' objects are other objects). */
 function view(a: Assessment) {
   return {
-    results: a.results.map((r, i) => ({ ...r, id: a.resultResources[i] })),
+    results: a.results.map((r, i) => ({ ...r, id: a.columns.resource[i] })),
     exempted: a.exempted.map((r, i) => ({ ...r, id: a.exemptedResources[i] })),
     resources: a.resources,
     applicable: a.applicable,

@@ -11,7 +11,7 @@ import {
   podSpecOf,
 } from '../k8s.js';
 import { parseQuantity } from '../quantity.js';
-import { text } from '../text.js';
+import { joined, text } from '../text.js';
 import type { CheckContext, K8sObject, ObjectCheck, Violation } from '../types.js';
 import { DEFENDER_RECOMMENDATIONS, type DefenderRecommendation } from './defender/recommendations.js';
 import {
@@ -46,6 +46,8 @@ interface Run {
   object: K8sObject;
   ctx: CheckContext;
 }
+
+const EMPTY: CheckContext['inventory'] = { objects: [], byKind: () => [] };
 
 interface Impl {
   remediation: string;
@@ -188,18 +190,26 @@ const appArmor = pod((ref, { params }) => {
   for (const c of checkedContainers(ref, params)) {
     // precedence as in the template: container field, container annotation, pod field, runtime default
     let profile = appArmorName(securityContext(c.container).appArmorProfile);
-    let path = text`${c.path}.securityContext.appArmorProfile`;
-    if (profile === undefined && annotations[APPARMOR_ANNOTATION + c.name] !== undefined) {
-      profile = String(annotations[APPARMOR_ANNOTATION + c.name]);
-      path = text`${ref.metadataPath}.annotations`;
+    // where the profile came from, for the path: 0 the container, 1 its annotation, 2 the pod, 3 none
+    let from = 0;
+    const annotated = annotations[APPARMOR_ANNOTATION + c.name];
+    if (profile === undefined && annotated !== undefined) {
+      profile = String(annotated);
+      from = 1;
     }
     if (profile === undefined && podProfile !== undefined) {
       profile = podProfile;
-      path = text`${ref.path}.securityContext.appArmorProfile`;
+      from = 2;
     }
     profile ??= 'runtime/default';
     if (!profileAllowed(profile, allowed)) {
       const list = allowed.length ? allowed.join(', ') : 'none';
+      const path =
+        from === 1
+          ? text`${ref.metadataPath}.annotations`
+          : from === 2
+            ? text`${ref.path}.securityContext.appArmorProfile`
+            : text`${c.path}.securityContext.appArmorProfile`;
       out.push(v(text`${who(c)} uses AppArmor profile "${profile}"; allowed profiles: ${list}`, path, c));
     }
   }
@@ -214,8 +224,8 @@ const privilegeEscalation = pod((ref, { params }) => {
   const out: Violation[] = [];
   for (const c of checkedContainers(ref, params)) {
     const sc = securityContext(c.container);
-    const path = text`${c.path}.securityContext.allowPrivilegeEscalation`;
     if (sc.allowPrivilegeEscalation === false) continue;
+    const path = text`${c.path}.securityContext.allowPrivilegeEscalation`;
     if (sc.allowPrivilegeEscalation === true) {
       out.push(v(text`${who(c)} sets allowPrivilegeEscalation: true`, path, c));
       continue;
@@ -364,15 +374,14 @@ const capabilities = pod((ref, { params }) => {
   const out: Violation[] = [];
   for (const c of checkedContainers(ref, params)) {
     const caps = obj(securityContext(c.container).capabilities);
-    const path = text`${c.path}.securityContext.capabilities`;
     if (!allowed.has('*')) {
       const extra = strings(caps.add).filter((a) => !allowed.has(cap(a)));
       if (extra.length) {
         const list = allowedList.length ? allowedList.join(', ') : 'none';
         out.push(
           v(
-            text`${who(c)} adds capabilities ${extra.join(', ')}; allowed to add: ${list}`,
-            text`${path}.add`,
+            text`${who(c)} adds capabilities ${joined(extra, ', ')}; allowed to add: ${list}`,
+            text`${c.path}.securityContext.capabilities.add`,
             c,
           ),
         );
@@ -384,8 +393,8 @@ const capabilities = pod((ref, { params }) => {
       if (missing.length) {
         out.push(
           v(
-            text`${who(c)} does not drop required capabilities ${missing.join(', ')} (or ALL)`,
-            text`${path}.drop`,
+            text`${who(c)} does not drop required capabilities ${joined(missing, ', ')} (or ALL)`,
+            text`${c.path}.securityContext.capabilities.drop`,
             c,
           ),
         );
@@ -453,24 +462,39 @@ function describe(rs: readonly Range[]): string {
     .join(', ');
 }
 
-/** MustRunAs requires a value in range; MayRunAs checks a value when set; RunAsAny allows anything. */
-function groupRule(
+/**
+ * MustRunAs requires a value in range; MayRunAs checks a value when set; RunAsAny allows anything. The
+ * breach, if any: the value is unset where required, or out of range.
+ */
+function groupBreach(
   rule: string,
+  rs: readonly Range[],
+  value: number | undefined,
+): 'unset' | 'range' | undefined {
+  if (rule !== 'MustRunAs' && rule !== 'MayRunAs') return undefined;
+  if (value === undefined) return rule === 'MustRunAs' ? 'unset' : undefined;
+  return inRanges(value, rs) ? undefined : 'range';
+}
+
+function groupViolation(
+  breach: 'unset' | 'range',
   rs: readonly Range[],
   field: string,
   value: number | undefined,
   subject: string,
   path: string,
   c?: ContainerRef,
-): Violation | undefined {
-  if (rule !== 'MustRunAs' && rule !== 'MayRunAs') return undefined;
-  if (value === undefined) {
-    return rule === 'MustRunAs'
-      ? v(text`${subject} does not set ${field}; allowed: ${describeRanges(rs)}`, path, c)
-      : undefined;
-  }
-  if (inRanges(value, rs)) return undefined;
-  return v(text`${subject} runs with ${field} ${value}; allowed: ${describeRanges(rs)}`, path, c);
+): Violation {
+  return breach === 'unset'
+    ? v(text`${subject} does not set ${field}; allowed: ${describeRanges(rs)}`, path, c)
+    : v(text`${subject} runs with ${field} ${value}; allowed: ${describeRanges(rs)}`, path, c);
+}
+
+/** Where the effective runAsUser is set: the container's securityContext, else the pod's. */
+function runAsUserPath(ref: PodSpecRef, c: ContainerRef, sc: Record<string, unknown>): string {
+  return sc.runAsUser !== undefined
+    ? text`${c.path}.securityContext.runAsUser`
+    : text`${ref.path}.securityContext.runAsUser`;
 }
 
 const userRules = perParams((params) => ({
@@ -490,47 +514,61 @@ const users = pod((ref, { params }) => {
   const { userRule, userRanges, group, groupRanges, supRule, supRanges, fsRule, fsRanges } =
     userRules(params);
   const podSc = obj(ref.spec.securityContext);
-  const podPath = text`${ref.path}.securityContext`;
   const out: Violation[] = [];
   for (const c of checkedContainers(ref, params)) {
     const sc = securityContext(c.container);
-    const scPath = text`${c.path}.securityContext`;
     const user = num(sc.runAsUser ?? podSc.runAsUser);
-    const userPath = sc.runAsUser !== undefined ? text`${scPath}.runAsUser` : text`${podPath}.runAsUser`;
     if (userRule === 'MustRunAsNonRoot') {
-      if (user === 0) out.push(v(text`${who(c)} runs as root (runAsUser: 0)`, userPath, c));
+      if (user === 0) out.push(v(text`${who(c)} runs as root (runAsUser: 0)`, runAsUserPath(ref, c, sc), c));
       else if (user === undefined && (sc.runAsNonRoot ?? podSc.runAsNonRoot) !== true) {
         out.push(
           v(
             text`${who(c)} sets neither runAsNonRoot: true nor a non-zero runAsUser`,
-            text`${scPath}.runAsNonRoot`,
+            text`${c.path}.securityContext.runAsNonRoot`,
             c,
           ),
         );
       }
     } else if (userRule === 'MustRunAs') {
-      const bad = groupRule('MustRunAs', userRanges, 'runAsUser', user, who(c), userPath, c);
-      if (bad) out.push(bad);
+      const breach = groupBreach('MustRunAs', userRanges, user);
+      if (breach) {
+        const path = runAsUserPath(ref, c, sc);
+        out.push(groupViolation(breach, userRanges, 'runAsUser', user, who(c), path, c));
+      }
     }
     const gid = num(sc.runAsGroup ?? podSc.runAsGroup);
-    const gidPath = sc.runAsGroup !== undefined ? text`${scPath}.runAsGroup` : text`${podPath}.runAsGroup`;
-    const bad = groupRule(group, groupRanges, 'runAsGroup', gid, who(c), gidPath, c);
-    if (bad) out.push(bad);
+    const breach = groupBreach(group, groupRanges, gid);
+    if (breach) {
+      const gidPath =
+        sc.runAsGroup !== undefined
+          ? text`${c.path}.securityContext.runAsGroup`
+          : text`${ref.path}.securityContext.runAsGroup`;
+      out.push(groupViolation(breach, groupRanges, 'runAsGroup', gid, who(c), gidPath, c));
+    }
   }
   // pod-level only: containers have no fsGroup or supplementalGroups
   const sup = Array.isArray(podSc.supplementalGroups) ? podSc.supplementalGroups.map(num) : [];
-  const supPath = text`${podPath}.supplementalGroups`;
   if (!sup.length) {
-    const bad = groupRule(supRule, supRanges, 'supplementalGroups', undefined, 'pod', supPath);
-    if (bad) out.push(bad);
+    const breach = groupBreach(supRule, supRanges, undefined);
+    if (breach) {
+      const path = text`${ref.path}.securityContext.supplementalGroups`;
+      out.push(groupViolation(breach, supRanges, 'supplementalGroups', undefined, 'pod', path));
+    }
   }
   for (const g of sup) {
     if (g === undefined) continue;
-    const bad = groupRule(supRule, supRanges, 'supplemental group', g, 'pod', supPath);
-    if (bad) out.push(bad);
+    const breach = groupBreach(supRule, supRanges, g);
+    if (breach) {
+      const path = text`${ref.path}.securityContext.supplementalGroups`;
+      out.push(groupViolation(breach, supRanges, 'supplemental group', g, 'pod', path));
+    }
   }
-  const bad = groupRule(fsRule, fsRanges, 'fsGroup', num(podSc.fsGroup), 'pod', text`${podPath}.fsGroup`);
-  if (bad) out.push(bad);
+  const fsGroup = num(podSc.fsGroup);
+  const breach = groupBreach(fsRule, fsRanges, fsGroup);
+  if (breach) {
+    const path = text`${ref.path}.securityContext.fsGroup`;
+    out.push(groupViolation(breach, fsRanges, 'fsGroup', fsGroup, 'pod', path));
+  }
   return out;
 });
 
@@ -772,6 +810,7 @@ function buildCheck(rec: DefenderRecommendation): ObjectCheck {
     throw new MoatError('INTERNAL', `defender: no implementation for assessment ${rec.assessmentKey}`);
   const id = `defender.${rec.assessmentKey}`;
   const evaluate = impl.evaluate;
+  const run: Run = { id, params: {}, object: {}, ctx: { params: {}, pssVersion: 0, inventory: EMPTY } };
   return {
     id,
     family: 'defender',
@@ -795,7 +834,13 @@ function buildCheck(rec: DefenderRecommendation): ObjectCheck {
       gatekeeperTemplate: rec.gatekeeperTemplate,
       defenderConfigurationRequired: String(rec.configurationRequired),
     },
-    evaluate: (object, ctx) => evaluate({ id, params: ctx.params, object, ctx }),
+    evaluate: (object, ctx) => {
+      // one Run per check, refilled per call: evaluations are synchronous and do not keep it
+      run.params = ctx.params;
+      run.object = object;
+      run.ctx = ctx;
+      return evaluate(run);
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { type ContainerRef, isObject } from '../../k8s.js';
-import { text } from '../../text.js';
+import { joined, text } from '../../text.js';
 import {
   containerList,
   display,
@@ -155,7 +155,10 @@ const hostNamespaces: PssDef = {
     if (!set.length) return undefined;
     return {
       reason: 'host namespaces',
-      detail: set.map((k) => `${k}=true`).join(', '),
+      detail: joined(
+        set.map((k) => text`${k}=true`),
+        ', ',
+      ),
       spots: set.map((k) => ({ path: text`${pod.ref.path}.${k}` })),
     };
   },
@@ -340,7 +343,7 @@ const appArmorProfile: PssDef = {
         'forbidden AppArmor profiles',
         new Set(values).size + badAnnotations.length,
       ),
-      detail: parts.join('; '),
+      detail: joined(parts, '; '),
       spots,
     };
   },
@@ -513,7 +516,7 @@ const sysctls: PssDef = {
     if (!bad.length) return undefined;
     return {
       reason: pluralize('forbidden sysctl', 'forbidden sysctls', bad.length),
-      detail: bad.join(', '),
+      detail: joined(bad, ', '),
       spots,
     };
   },

@@ -1,5 +1,5 @@
 import { isObject } from '../../k8s.js';
-import { text } from '../../text.js';
+import { joined, text } from '../../text.js';
 import { unmaskedProcMount, validSeccompType } from './baseline.js';
 import {
   containerList,
@@ -287,7 +287,7 @@ const capabilities: PssDef = {
     if (!details.length) return undefined;
     return {
       reason: 'unrestricted capabilities',
-      detail: details.join('; '),
+      detail: joined(details, '; '),
       spots: [...missingDrop.spots, ...adding.spots],
     };
   },
