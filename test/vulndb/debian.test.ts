@@ -138,24 +138,6 @@ describe('Debian 12 matching agrees with the oracle', () => {
     }
   });
 
-  it('matching is fast: the largest root matches well under 50 ms', (t) => {
-    const pkgs = packages.get('extras-bookworm-only')!;
-    const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      // a scan opens the database once and matches once: measure exactly that
-      const t0 = performance.now();
-      const db = openVulnDb(dbPath);
-      matchPackages(db, { os: DEBIAN_12, packages: pkgs });
-      db.close();
-      times.push(performance.now() - t0);
-    }
-    const best = Math.min(...times);
-    t.diagnostic(
-      `open + match of ${pkgs.length} packages: best ${best.toFixed(1)} ms, runs ${times.map((x) => x.toFixed(1)).join(' ')}`,
-    );
-    assert.ok(best < 50, `best of 5: ${best.toFixed(1)} ms`);
-  });
-
   it('the oracle, run now with dpkg --compare-versions, gives the same findings', {
     skip: !ORACLE_TOOLS && 'needs dpkg and jq',
   }, async () => {
