@@ -125,7 +125,15 @@ export interface ContainerRef {
   index: number;
   /** e.g. `spec.template.spec.initContainers[1]` */
   path: string;
+  /** for messages: `container "app"`, `init container "setup"`, `ephemeral container "debugger"` */
+  label: string;
 }
+
+const KIND_WORD: Record<ContainerKind, string> = {
+  containers: 'container',
+  initContainers: 'init container',
+  ephemeralContainers: 'ephemeral container',
+};
 
 const CONTAINER_KINDS: readonly ContainerKind[] = ['containers', 'initContainers', 'ephemeralContainers'];
 
@@ -161,12 +169,14 @@ function listContainers(ref: PodSpecRef, kinds: readonly ContainerKind[]): Conta
     for (let index = 0; index < list.length; index++) {
       const c: unknown = list[index];
       if (!isObject(c)) continue;
+      const name = typeof c.name === 'string' ? c.name : `${kind}[${index}]`;
       out.push({
         container: c,
-        name: typeof c.name === 'string' ? c.name : `${kind}[${index}]`,
+        name,
         kind,
         index,
         path: text`${ref.path}.${kind}[${index}]`,
+        label: text`${KIND_WORD[kind]} "${name}"`,
       });
     }
   }

@@ -19,9 +19,8 @@ export interface PostureOptions {
   severity?: readonly Severity[];
   now?: Date;
   /**
-   * threads to read and assess manifests with (1: this one only); by default one (on fewer than four
-   * cores) or one per core but one, up to 4, with at least 2 MiB per thread (src/posture/shard.ts).
-   * MOAT_POSTURE_THREADS overrides the default.
+   * threads to read and assess manifest files with (src/posture/shard.ts); default MOAT_POSTURE_THREADS,
+   * else 1
    */
   threads?: number;
 }
@@ -67,11 +66,11 @@ export async function loadCustomChecks(
 }
 
 /** `moat posture`: read manifests or a cluster, run the policy engine, build the report. */
-/** The threads option, else MOAT_POSTURE_THREADS, else undefined (decided by input size). */
-function threadsWanted(threads: number | undefined): number | undefined {
+/** The threads option, else MOAT_POSTURE_THREADS, else 1. */
+function threadsWanted(threads: number | undefined): number {
   if (threads !== undefined) return threads;
   const env = Number(process.env.MOAT_POSTURE_THREADS);
-  return Number.isInteger(env) && env >= 1 ? env : undefined;
+  return Number.isInteger(env) && env >= 1 ? env : 1;
 }
 
 export async function assessPosture(opts: PostureOptions = {}): Promise<PostureReport> {
@@ -90,10 +89,11 @@ export async function assessPosture(opts: PostureOptions = {}): Promise<PostureR
     const { loadManifests, loadManifestItems, manifestItems } = await import('./manifests.js');
     let load: ManifestLoad;
     // files and directories only (stdin is one text), and a catalogue a worker can rebuild
-    if (!inputs.includes('-') && policy.sharedKinds() !== undefined && threadsWanted(opts.threads) !== 1) {
+    const threads = threadsWanted(opts.threads);
+    if (threads > 1 && !inputs.includes('-') && policy.sharedKinds() !== undefined) {
       const items = await manifestItems(inputs);
       const { planParts, assessParts } = await import('./shard.js');
-      const parts = await planParts(items, threadsWanted(opts.threads));
+      const parts = await planParts(items, threads);
       if (parts) {
         const done = await assessParts(policy, { ...opts.policy }, parts);
         load = done.load;

@@ -1,5 +1,4 @@
 import { stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { MoatError } from '../errors.js';
 import { log } from '../log.js';
@@ -8,19 +7,16 @@ import type { K8sObject, ObjectSource, SourcedObject } from '../policy/types.js'
 import { loadManifestItems, type ManifestError, type ManifestItem, type ManifestLoad } from './manifests.js';
 
 /**
- * `moat posture` on large manifest sets, split among worker threads. The files are cut into contiguous
- * parts; the main thread reads the first, each worker another, and runs the object-scope checks of what
- * it read. The threads share only what checks look up in the inventory (ServiceAccounts, Roles...:
+ * `moat posture` on large manifest sets, split among worker threads on request (MOAT_POSTURE_THREADS;
+ * planParts says why not by default). The files are cut into contiguous parts; the main thread reads the
+ * first, each worker another, and runs the object-scope checks of what it read. The threads share only what checks look up in the inventory (ServiceAccounts, Roles...:
  * PolicyEngine.sharedKinds) whole; of every other object a worker sends the main thread apiVersion, kind
  * and metadata, which is what the report, exemptions and the cluster-scope checks read (cloning whole
  * workloads would cost about what parsing them does). The main thread replays each worker's violations
  * in input order, then runs the cluster-scope checks: the report is the one a single thread makes.
  */
 
-/** Below this many bytes per thread a worker costs more (start-up, loading the checks) than it saves. */
-export const SHARD_MIN_BYTES = 2 * 1024 * 1024;
-const MAX_THREADS = 4;
-const MIN_CORES = 4;
+const MAX_THREADS = 8;
 /**
  * The main thread's part, relative to a worker's: besides its own part it receives the others' objects,
  * replays their violations and writes the report.
@@ -71,15 +67,22 @@ export function metadataOf(o: K8sObject): K8sObject {
 
 /**
  * Splits manifest items into contiguous parts, one per thread (the main thread's smaller), or returns
- * undefined when one thread is as fast. `threads` forces a number of threads (tests; MOAT_POSTURE_THREADS).
+ * undefined for one thread. `threads`: how many were asked for (MOAT_POSTURE_THREADS), one by default.
  */
 export async function planParts(
   items: readonly ManifestItem[],
   threads?: number,
 ): Promise<ManifestItem[][] | undefined> {
+  // only on request (MOAT_POSTURE_THREADS): on the 2-core machine the benchmark runs on, one thread is as
+  // fast or faster (bench/posture.mjs, 20,000 objects: 2.3-2.5 s on one, 2.4-3.0 s on two). V8's garbage
+  // collector and optimizing compiler already use the second core (a one-thread run uses ~1.3 cores), and
+  // a worker compiles the checks again and competes with both; parsing alone in a worker does not pay
+  // either (the main thread parses half the files as slowly as it parses all of them alone)
+  const files = items.filter((item) => !('error' in item)).length;
+  const n = Math.min(threads ?? 1, MAX_THREADS, files);
   // a worker runs this module's file: from TypeScript sources (tests under tsx) a worker thread would
   // not have the loader, so only the built JavaScript splits
-  if (!import.meta.url.endsWith('.js')) return undefined;
+  if (n < 2 || !import.meta.url.endsWith('.js')) return undefined;
   const sizes = await Promise.all(
     items.map(async (item) => {
       if ('error' in item) return 0;
@@ -90,25 +93,7 @@ export async function planParts(
       }
     }),
   );
-  const files = items.filter((item) => !('error' in item)).length;
-  const total = sizes.reduce((n, s) => n + s, 0);
-  const wanted = threads ?? autoThreads(total);
-  const n = Math.min(wanted, files);
-  return n < 2 ? undefined : splitParts(items, sizes, n);
-}
-
-/**
- * Threads for `total` bytes when none are asked for. On two cores one thread is as fast or faster: V8
- * already runs its garbage collector and optimizing compiler on the second core (a one-thread run uses
- * ~1.2 cores), and a worker compiles the checks again and competes with both (bench/posture.mjs, 20,000
- * objects on the 2-core development machine: 2.3-2.5 s on one thread, 2.4-3.0 s on two). With four or
- * more cores the workers should have cores to themselves (not measured: no such machine at hand); one
- * core is left to V8's helpers.
- */
-function autoThreads(total: number): number {
-  const cores = availableParallelism();
-  if (cores < MIN_CORES) return 1;
-  return Math.min(cores - 1, MAX_THREADS, Math.floor(total / SHARD_MIN_BYTES));
+  return splitParts(items, sizes, n);
 }
 
 /**

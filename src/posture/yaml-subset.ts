@@ -170,11 +170,12 @@ function plainAt(r: number, stop: number): unknown {
   const len = stop - r;
   if (len === 0) return null;
   if (len > VALUE_MAX) return resolvePlain(src.slice(r, stop));
-  const id = (src.charCodeAt(r) << 16) | (len << 8) | (src.charCodeAt(stop - 1) & 0xff);
+  let id = len;
+  for (let i = r; i < stop; i++) id = (Math.imul(id, 31) + src.charCodeAt(i)) | 0;
   let bucket = valueCache.get(id);
   if (bucket !== undefined) {
-    // same first and last character and length: compare the rest
-    for (const e of bucket) if (src.startsWith(e.text, r)) return e.value;
+    // same hash: compare (lengths can differ only by a collision)
+    for (const e of bucket) if (e.text.length === len && src.startsWith(e.text, r)) return e.value;
   }
   const text = src.slice(r, stop);
   const value = resolvePlain(text);

@@ -63,8 +63,10 @@ export function stringList(v: unknown): readonly string[] {
 
 /** A matcher over `*` globs; compiled matchers are cached per parameter array (parameters are reused). */
 const matcherCache = new WeakMap<object, (s: string) => boolean>();
+const NEVER = (_s: string) => false;
+
 export function anyGlob(patterns: unknown): (s: string) => boolean {
-  if (!Array.isArray(patterns) || patterns.length === 0) return () => false;
+  if (!Array.isArray(patterns) || patterns.length === 0) return NEVER;
   const cached = matcherCache.get(patterns);
   if (cached) return cached;
   const ms = stringList(patterns).map(globMatcher);

@@ -1,6 +1,5 @@
 import { MoatError } from '../../../errors.js';
 import { type ContainerKind, type ContainerRef, containersOf, isObject, type PodSpecRef } from '../../k8s.js';
-import { text } from '../../text.js';
 
 /** Parameter readers: configuration comes from users, so wrong types degrade to "not set", never throw. */
 export function strings(v: unknown): string[] {
@@ -107,15 +106,9 @@ export function podExcluded(ref: PodSpecRef, params: Params): boolean {
   return all.length > 0 && all.every((c) => excluded(c, ex));
 }
 
-const KIND_WORD: Record<ContainerKind, string> = {
-  containers: 'container',
-  initContainers: 'init container',
-  ephemeralContainers: 'ephemeral container',
-};
-
 /** `container "app"`, `init container "setup"`, `ephemeral container "debugger"`. */
 export function who(c: ContainerRef): string {
-  return text`${KIND_WORD[c.kind]} "${c.name}"`;
+  return c.label;
 }
 
 export function securityContext(o: Record<string, unknown>): Record<string, unknown> {
