@@ -139,6 +139,8 @@ export class PolicyEngine {
   readonly pssVersion: number;
   /** per kind, the indices into `active` of the object-scope checks for it */
   private readonly byKind = new Map<string, number[]>();
+  /** per active check: its excludedNamespaces parameter, when not empty */
+  private readonly excluded: Array<readonly unknown[] | undefined>;
   /** indices into `active` of the cluster-scope checks */
   private readonly clusterChecks: number[];
   private readonly cfg: PolicyConfig;
@@ -163,6 +165,11 @@ export class PolicyEngine {
         if (list) list.push(i);
         else this.byKind.set(k, [i]);
       }
+    });
+    // per active check, its excludedNamespaces when it has some: read once, not per object
+    this.excluded = this.active.map((a) => {
+      const ex = a.params.excludedNamespaces;
+      return Array.isArray(ex) && ex.length > 0 ? ex : undefined;
     });
     this.clusterChecks = [];
     this.active.forEach((a, i) => {
@@ -276,7 +283,7 @@ export class PolicyEngine {
     const { counts, refs, strings, resources } = r.violations;
     for (const i of list) {
       const a = this.active[i] as ActiveCheck;
-      if (!countApplicable(a, i, object, run)) continue;
+      if (!countApplicable(this.excluded[i], i, object, run)) continue;
       const n = counts[r.slot++] as number;
       if (n < 0) {
         out.errors.push({
@@ -369,7 +376,8 @@ export class PolicyEngine {
         if (!list) continue;
         for (const i of list) {
           const a = this.active[i] as ActiveCheck;
-          if (namespaceExcluded(a.params, object)) continue;
+          const excluded = this.excluded[i];
+          if (excluded && namespaceExcluded(excluded, object)) continue;
           let ctx = ctxs[i];
           if (!ctx) {
             ctx = { params: a.params, pssVersion: this.pssVersion, inventory: inv };
@@ -404,7 +412,7 @@ export class PolicyEngine {
     out: Outcome,
   ): void {
     const a = this.active[i] as ActiveCheck;
-    if (!countApplicable(a, i, object, run)) return;
+    if (!countApplicable(this.excluded[i], i, object, run)) return;
     // one context per check and run: checks are pure and do not keep it
     let ctx = run.ctx[i];
     if (!ctx) {
@@ -616,8 +624,13 @@ interface Replay extends RemoteRange {
 }
 
 /** Counts an object for check `i`'s score denominator; false when the check's namespace exclusions leave it out. */
-function countApplicable(a: ActiveCheck, i: number, object: K8sObject, run: Run): boolean {
-  if (namespaceExcluded(a.params, object)) return false;
+function countApplicable(
+  excluded: readonly unknown[] | undefined,
+  i: number,
+  object: K8sObject,
+  run: Run,
+): boolean {
+  if (excluded && namespaceExcluded(excluded, object)) return false;
   const n = run.applicable[i] ?? 0;
   if (n === 0) run.order.push(i);
   run.applicable[i] = n + 1;
@@ -698,10 +711,9 @@ export function resourceRef(
   return ref;
 }
 
-function namespaceExcluded(params: Readonly<Record<string, unknown>>, object: K8sObject): boolean {
-  const ex = params.excludedNamespaces;
+function namespaceExcluded(excluded: readonly unknown[], object: K8sObject): boolean {
   const ns = object.metadata?.namespace;
-  return Array.isArray(ex) && ns !== undefined && ex.includes(ns);
+  return ns !== undefined && excluded.includes(ns);
 }
 
 /** Effects and parameters from configuration; which checks run. */

@@ -137,11 +137,20 @@ class Listed {
 interface CheckTally {
   /** assessment resource ids: one per object */
   unhealthy: Set<number>;
+  /** the resource of the check's last violation: an object's violations of a check come together */
+  last: number;
   reported: boolean;
   /** by message: the findings with that message (usually one; they differ in container or path) */
   byMessage: Map<string, Finding[]> | undefined;
   findings: Finding[];
+  /**
+   * the findings of the check's last violations: objects repeat the same few (messages are interned, so
+   * they compare by identity), which saves the lookup by message
+   */
+  recent: Finding[];
 }
+
+const RECENT = 4;
 
 function addFinding(
   t: CheckTally,
@@ -150,6 +159,12 @@ function addFinding(
   container: string | undefined,
   index: number,
 ): void {
+  for (const x of t.recent) {
+    if (x.message === message && x.container === container && x.path === path) {
+      if (x.resources[x.resources.length - 1] !== index) x.resources.push(index);
+      return;
+    }
+  }
   t.byMessage ??= new Map();
   let same = t.byMessage.get(message);
   if (same === undefined) {
@@ -176,6 +191,8 @@ function addFinding(
   }
   // one object may repeat a violation (two identical findings): list it once
   if (f.resources[f.resources.length - 1] !== index) f.resources.push(index);
+  if (t.recent.length === RECENT) t.recent.shift();
+  t.recent.push(f);
 }
 
 /** Groups an assessment into recommendations and computes the secure score. */
@@ -200,11 +217,21 @@ export function buildPostureReport(
     const i = c.check[k] as number;
     let t = tallies[i];
     if (t === undefined) {
-      t = { unhealthy: new Set(), byMessage: undefined, findings: [], reported: reported[i] === true };
+      t = {
+        unhealthy: new Set(),
+        last: -1,
+        reported: reported[i] === true,
+        byMessage: undefined,
+        findings: [],
+        recent: [],
+      };
       tallies[i] = t;
     }
     const id = c.resource[k] as number;
-    t.unhealthy.add(id);
+    if (id !== t.last) {
+      t.unhealthy.add(id);
+      t.last = id;
+    }
     if (t.reported) addFinding(t, c.message[k] as string, c.path[k], c.container[k], listed.of(id));
   }
   const exempted: ExemptedViolation[] = [];
