@@ -58,6 +58,10 @@ if (n !== ${OBJECTS}) throw new Error('parsed ' + n);
         objects_per_s: OBJECTS / (moatMs / 1000),
         parse_only_ms: parseMs,
         ratio: moatMs / parseMs,
+        // the machine is shared: the spread says how much of a miss is the neighbours'
+        moat_min_ms: ms(Math.min(...t.moat)),
+        moat_max_ms: ms(Math.max(...t.moat)),
+        parse_only_min_ms: ms(Math.min(...t.parse)),
         runs: n,
       },
       {
