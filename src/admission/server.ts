@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { errorMessage, MoatError } from '../errors.js';
 import { log } from '../log.js';
 import type { PolicyEngine } from '../policy/engine.js';
+import { BodyBudget, type BodyRefusal, readBoundedBody } from '../util/http-body.js';
 import { AdmissionMetrics } from './metrics.js';
 import { AdmissionReviewer, BadReviewError, type ReviewerOptions } from './review.js';
 
@@ -101,7 +102,7 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
     if (e instanceof MoatError) throw e;
     throw new MoatError('USAGE', `TLS certificate: ${errorMessage(e)}`);
   }
-  let buffered = 0;
+  const budget = new BodyBudget(maxBuffered);
   let ready = false;
   let closing = false;
 
@@ -126,77 +127,38 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
     if (!type || !JSON_TYPE.test(type)) {
       return fail(res, 415, `Content-Type ${type ?? '(none)'}: expected application/json`);
     }
-    const declared = req.headers['content-length'];
-    const tooLarge = (size: string) => {
+    const refuse = (r: BodyRefusal) => {
       // the rest of the body is not read: answer, then drop the connection
       res.setHeader('Connection', 'close');
       res.once('finish', () => req.socket.destroySoon());
-      fail(res, 413, `request body of ${size} is over the ${maxBody}-byte limit`);
+      if (r.why === 'too-large')
+        fail(res, 413, `request body of ${r.size} is over the ${maxBody}-byte limit`);
+      else fail(res, 503, 'too many AdmissionReviews in flight; retry', { 'Retry-After': '1' });
     };
-    if (declared !== undefined && Number(declared) > maxBody) return tooLarge(`${declared} bytes`);
-    if (buffered + Number(declared ?? 0) > maxBuffered) {
-      res.setHeader('Connection', 'close');
-      return fail(res, 503, 'too many AdmissionReviews in flight; retry', { 'Retry-After': '1' });
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const release = () => {
-      buffered -= size;
-      size = 0;
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      buffered += chunk.length;
-      if (size > maxBody) {
-        done = true;
-        release();
-        req.pause();
-        return tooLarge(`more than ${maxBody} bytes`);
-      }
-      if (buffered > maxBuffered) {
-        done = true;
-        release();
-        req.pause();
-        res.setHeader('Connection', 'close');
-        res.once('finish', () => req.socket.destroySoon());
-        return fail(res, 503, 'too many AdmissionReviews in flight; retry', { 'Retry-After': '1' });
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', () => {
-      if (!done) release();
-      done = true;
-    });
-    req.on('close', () => {
-      if (!done) {
-        done = true;
-        release();
-      }
-    });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      release();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch (e) {
-        return fail(res, 400, `body is not JSON: ${errorMessage(e)}`);
-      }
-      let answer: string;
-      try {
-        answer = JSON.stringify(reviewer.review(parsed).review);
-      } catch (e) {
-        if (e instanceof BadReviewError) return fail(res, 400, e.message);
-        log.error({ reason: errorMessage(e) }, 'admission review failed');
-        return fail(res, 500, `internal error: ${errorMessage(e)}`);
-      }
-      send(res, 200, answer);
-      metrics.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    });
+    readBoundedBody(
+      req,
+      maxBody,
+      budget,
+      (body) => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body.toString('utf8'));
+        } catch (e) {
+          return fail(res, 400, `body is not JSON: ${errorMessage(e)}`);
+        }
+        let answer: string;
+        try {
+          answer = JSON.stringify(reviewer.review(parsed).review);
+        } catch (e) {
+          if (e instanceof BadReviewError) return fail(res, 400, e.message);
+          log.error({ reason: errorMessage(e) }, 'admission review failed');
+          return fail(res, 500, `internal error: ${errorMessage(e)}`);
+        }
+        send(res, 200, answer);
+        metrics.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      },
+      refuse,
+    );
   };
 
   const server = createServer(

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import { errorMessage, MoatError } from '../../errors.js';
 import { log } from '../../log.js';
+import { BodyBudget, readBoundedBody } from '../../util/http-body.js';
 import type { AuditEvent } from '../event.js';
 import { AuditDecoder } from '../ingest/normalize.js';
 import { type IngestStats, type MalformedSample, newIngestStats } from '../ingest/stats.js';
@@ -225,7 +226,7 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
   const counters = { requests: 0, batches: 0, eventsAccepted: 0, duplicates: 0 };
   const responses = new Map<number, number>();
   const latency = { count: 0, sum: 0, buckets: new Array<number>(BUCKETS.length).fill(0) };
-  let buffered = 0;
+  const budget = new BodyBudget(maxBuffered);
   let closing = false;
 
   // ---- responses
@@ -350,51 +351,22 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
     if (encoding !== undefined && encoding !== 'identity') {
       return refuse(req, res, 415, `Content-Encoding ${encoding} is not supported`);
     }
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > maxBody) {
-      return refuse(req, res, 413, `request body of ${declared} bytes is over the ${maxBody}-byte limit`);
-    }
-    if (buffered + Number(declared ?? 0) > maxBuffered) {
-      return refuse(req, res, 503, 'too many batches in flight; retry', { 'Retry-After': '1' });
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const release = () => {
-      buffered -= size;
-      size = 0;
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      buffered += chunk.length;
-      if (size > maxBody || buffered > maxBuffered) {
-        done = true;
-        const over = size > maxBody;
-        release();
-        req.pause();
-        if (over) refuse(req, res, 413, `request body of more than ${maxBody} bytes is over the limit`);
+    readBoundedBody(
+      req,
+      maxBody,
+      budget,
+      (body) => {
+        handleBatch(body, res, started).catch((e) => {
+          log.error({ reason: errorMessage(e) }, 'audit webhook batch failed');
+          if (!res.headersSent) fail(res, 500, 'internal error');
+        });
+      },
+      (r) => {
+        if (r.why === 'too-large')
+          refuse(req, res, 413, `request body of ${r.size} is over the ${maxBody}-byte limit`);
         else refuse(req, res, 503, 'too many batches in flight; retry', { 'Retry-After': '1' });
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('close', () => {
-      if (!done) {
-        done = true;
-        release();
-      }
-    });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      release();
-      handleBatch(body, res, started).catch((e) => {
-        log.error({ reason: errorMessage(e) }, 'audit webhook batch failed');
-        if (!res.headersSent) fail(res, 500, 'internal error');
-      });
-    });
+      },
+    );
   };
 
   const metrics = (req: IncomingMessage, res: ServerResponse) => {
