@@ -185,6 +185,36 @@ function ipBytes(ip: string): Buffer {
   return out;
 }
 
+/**
+ * An end-entity certificate for `commonName`, signed by `ca`: not a CA, digitalSignature, the given
+ * extended key usage, and a subjectAltName when given.
+ */
+function issueLeaf(
+  ca: CertificateAuthority,
+  commonName: string,
+  usage: string,
+  san: Buffer | undefined,
+  opts: CertOptions,
+): PemPair {
+  const { privateKey, spki } = newKey();
+  const cert = certificate({
+    subject: name(commonName),
+    issuer: ca.subject,
+    spki,
+    signer: ca.privateKey,
+    ...validity(opts),
+    extensions: [
+      extension(OID.basicConstraints, true, sequence()),
+      extension(OID.keyUsage, true, namedBits([DIGITAL_SIGNATURE])),
+      extension(OID.extKeyUsage, false, sequence(oid(usage))),
+      ...(san ? [extension(OID.subjectAltName, false, san)] : []),
+      extension(OID.subjectKeyId, false, octetString(keyId(spki))),
+      extension(OID.authorityKeyId, false, sequence(implicitPrimitive(0, ca.keyId))),
+    ],
+  });
+  return { cert, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+}
+
 /** A TLS server certificate for `dnsNames` (the first is also the subject's CN), signed by `ca`. */
 export function issueServerCertificate(
   ca: CertificateAuthority,
@@ -193,29 +223,13 @@ export function issueServerCertificate(
   opts: CertOptions = {},
 ): PemPair {
   if (dnsNames.length === 0) throw new Error('a server certificate needs at least one DNS name');
-  const { privateKey, spki } = newKey();
   // names that are IP addresses become iPAddress entries (a client checks an IP URL against those only)
   const san = sequence(
     ...dnsNames.map((n) =>
       isIP(n) ? implicitPrimitive(7, ipBytes(n)) : implicitPrimitive(2, Buffer.from(n, 'ascii')),
     ),
   );
-  const cert = certificate({
-    subject: name(dnsNames[0] as string),
-    issuer: ca.subject,
-    spki,
-    signer: ca.privateKey,
-    ...validity(opts),
-    extensions: [
-      extension(OID.basicConstraints, true, sequence()),
-      extension(OID.keyUsage, true, namedBits([DIGITAL_SIGNATURE])),
-      extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth))),
-      extension(OID.subjectAltName, false, san),
-      extension(OID.subjectKeyId, false, octetString(keyId(spki))),
-      extension(OID.authorityKeyId, false, sequence(implicitPrimitive(0, ca.keyId))),
-    ],
-  });
-  return { cert, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+  return issueLeaf(ca, dnsNames[0] as string, OID.serverAuth, san, opts);
 }
 
 /**
@@ -228,22 +242,7 @@ export function issueClientCertificate(
   commonName: string,
   opts: CertOptions = {},
 ): PemPair {
-  const { privateKey, spki } = newKey();
-  const cert = certificate({
-    subject: name(commonName),
-    issuer: ca.subject,
-    spki,
-    signer: ca.privateKey,
-    ...validity(opts),
-    extensions: [
-      extension(OID.basicConstraints, true, sequence()),
-      extension(OID.keyUsage, true, namedBits([DIGITAL_SIGNATURE])),
-      extension(OID.extKeyUsage, false, sequence(oid(OID.clientAuth))),
-      extension(OID.subjectKeyId, false, octetString(keyId(spki))),
-      extension(OID.authorityKeyId, false, sequence(implicitPrimitive(0, ca.keyId))),
-    ],
-  });
-  return { cert, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+  return issueLeaf(ca, commonName, OID.clientAuth, undefined, opts);
 }
 
 /** A fresh CA and a server certificate for the webhook Service `<service>.<namespace>`. */
