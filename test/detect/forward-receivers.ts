@@ -12,6 +12,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { CertificateAuthority, PemPair } from '../../src/admission/certs.js';
 import type { Alert } from '../../src/detect/alert.js';
 import { createDetector } from '../../src/detect/engine/detector.js';
+import type { AlertForwarder } from '../../src/detect/forward/types.js';
 import { decodeAuditText } from '../../src/detect/ingest/index.js';
 import { loadDefaultRules } from '../../src/detect/rules/load.js';
 import { setLogSink } from '../../src/log.js';
@@ -390,4 +391,19 @@ export function clientCertificate(ca: CertificateAuthority, cn = 'moat-forwarder
 /** A copy of a real alert with some fields replaced. */
 export function variant(a: Alert, over: Partial<Alert>): Alert {
   return { ...structuredClone(a), ...over };
+}
+
+/**
+ * Sends `n` alerts (cycling through `alerts`) in chunks of 1,000, yielding to the event loop between
+ * chunks so sockets drain what the kernel takes; returns the milliseconds spent inside send().
+ */
+export async function flood(fwd: AlertForwarder, alerts: readonly Alert[], n: number): Promise<number> {
+  let inSend = 0;
+  for (let i = 0; i < n; i += 1000) {
+    const t = performance.now();
+    for (let j = i; j < i + 1000 && j < n; j++) fwd.send(alerts[j % alerts.length] as Alert);
+    inSend += performance.now() - t;
+    await new Promise((r) => setImmediate(r));
+  }
+  return inSend;
 }

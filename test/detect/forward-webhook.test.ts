@@ -15,13 +15,9 @@ import {
   type PemPair,
 } from '../../src/admission/certs.js';
 import type { Alert } from '../../src/detect/alert.js';
-import {
-  type AlertForwarder,
-  createWebhookForwarder,
-  type ForwarderStats,
-} from '../../src/detect/forward/index.js';
+import { createWebhookForwarder, type ForwarderStats } from '../../src/detect/forward/index.js';
 import { setLogSink } from '../../src/log.js';
-import { clientCertificate, closeReceivers, fixtureAlerts, track } from './forward-receivers.js';
+import { clientCertificate, closeReceivers, fixtureAlerts, flood, track } from './forward-receivers.js';
 
 const alerts = fixtureAlerts();
 after(closeReceivers);
@@ -270,23 +266,12 @@ describe('a slow or absent webhook never blocks the caller', () => {
   before(() => setLogSink(() => {}));
   after(() => setLogSink(undefined));
 
-  async function flood(fwd: AlertForwarder, n: number): Promise<number> {
-    let inSend = 0;
-    for (let i = 0; i < n; i += 1000) {
-      const t = performance.now();
-      for (let j = i; j < i + 1000 && j < n; j++) fwd.send(alerts[j % alerts.length]!);
-      inSend += performance.now() - t;
-      await new Promise((r) => setImmediate(r));
-    }
-    return inSend;
-  }
-
   test('a receiver taking 1 s per request: 100k alerts return at once, the queue stays bounded', async () => {
     const rx = await startReceiver((_r, _n, res) => setTimeout(() => res.end(), 1000));
     const fwd = createWebhookForwarder({ url: rx.url, ca: ca.cert, queueSize: 1000, batchSize: 100 });
     global.gc?.();
     const heap0 = process.memoryUsage().heapUsed;
-    const ms = await flood(fwd, 100_000);
+    const ms = await flood(fwd, alerts, 100_000);
     const s = fwd.stats();
     assert.ok(ms < 3000, `100k send() calls took ${ms.toFixed(0)} ms`);
     assert.equal(s.queued, 1000);
@@ -305,7 +290,7 @@ describe('a slow or absent webhook never blocks the caller', () => {
     const { port } = srv.address() as { port: number };
     await new Promise((r) => srv.close(r));
     const fwd = createWebhookForwarder({ url: `https://127.0.0.1:${port}/`, queueSize: 500 });
-    const ms = await flood(fwd, 100_000);
+    const ms = await flood(fwd, alerts, 100_000);
     assert.ok(ms < 3000, `100k send() calls took ${ms.toFixed(0)} ms`);
     const t = performance.now();
     const end = await fwd.close(300);

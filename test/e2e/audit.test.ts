@@ -74,23 +74,6 @@ function jsonLines(file: string): string[] {
     .filter((l) => l.trim() !== '');
 }
 
-function withStdin(sb: Sandbox, args: string[], input: Buffer | string) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((res, rej) => {
-    const child = spawn(process.execPath, [MOAT_BIN, ...args], {
-      cwd: sb.cwd,
-      env: sb.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
 /** Runs `fn` over items with at most `n` at once (each spawns a CLI). */
 async function pool<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -210,7 +193,7 @@ describe('moat audit scan', () => {
     const byFile = parseReport((await scan([file, '-f', 'json'])).stdout);
     assert.ok(byFile.alerts.length > 0);
     for (const input of [readFileSync(file), gzipSync(readFileSync(file))]) {
-      const r = await withStdin(sb, ['audit', 'scan', '-', '-f', 'json'], input);
+      const r = await moat(sb, ['audit', 'scan', '-', '-f', 'json'], { input });
       assert.equal(r.code, 0, r.stderr);
       const doc = parseReport(r.stdout);
       assert.deepEqual(doc.inputs, ['-']);

@@ -6,13 +6,12 @@
  * line; a missing input or a bad config is one line and exit 2).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import yaml from 'js-yaml';
 import { loadManifests } from '../../src/posture/manifests.js';
-import { MOAT_BIN, moat, REPO, requireBuild, type Sandbox, sandbox } from '../helpers/cli.js';
+import { moat, REPO, requireBuild, type Sandbox, sandbox } from '../helpers/cli.js';
 import { startReplayServer } from '../helpers/k8s-replay.js';
 
 const BADPODS = join(REPO, 'test/fixtures/k8s-manifests/badpods/manifests');
@@ -91,27 +90,6 @@ function flagged(r: Report, id: string): Set<string> {
   );
 }
 
-function withStdin(
-  sb: Sandbox,
-  args: string[],
-  input: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [MOAT_BIN, ...args], {
-      cwd: sb.cwd,
-      env: sb.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
 describe('moat posture (manifests)', () => {
   let sb: Sandbox;
   before(async () => {
@@ -165,7 +143,7 @@ describe('moat posture (manifests)', () => {
   test('stdin (helm template | moat posture -) equals reading the file', async () => {
     const file = join(BADPODS, 'priv/deployment/priv-exec-deployment.yaml');
     const fromFile = JSON.parse((await moat(sb, ['posture', '-f', 'json', file])).stdout) as Report;
-    const r = await withStdin(sb, ['posture', '-f', 'json', '-'], readFileSync(file, 'utf8'));
+    const r = await moat(sb, ['posture', '-f', 'json', '-'], { input: readFileSync(file, 'utf8') });
     assert.equal(r.code, 0, r.stderr);
     const fromStdin = JSON.parse(r.stdout) as Report;
     assert.deepEqual(

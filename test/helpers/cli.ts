@@ -94,6 +94,8 @@ export interface RunOptions {
   cwd?: string;
   /** kill the CLI after this long (default 120 s): a hung CLI fails its test instead of the suite */
   timeoutMs?: number;
+  /** written to the CLI's stdin, which is then closed (default: no stdin) */
+  input?: string | Buffer;
 }
 
 /** Runs `moat ...args` in the sandbox and collects its exit code and output. */
@@ -108,12 +110,13 @@ export function moat(sb: Sandbox, args: readonly string[], opts: RunOptions = {}
     const child = spawn(process.execPath, [MOAT_BIN, ...args], {
       cwd: opts.cwd ?? sb.cwd,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdout?.on('data', (c: Buffer) => out.push(c));
+    child.stderr?.on('data', (c: Buffer) => err.push(c));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
     child.on('error', (e) => {
       clearTimeout(timer);
