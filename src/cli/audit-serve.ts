@@ -1,7 +1,6 @@
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { Alert } from '../detect/alert.js';
 import type { AuditEvent } from '../detect/event.js';
@@ -9,6 +8,7 @@ import type { AlertForwarder } from '../detect/forward/types.js';
 import { errorMessage, MoatError } from '../errors.js';
 import { log } from '../log.js';
 import { defaultDataDir } from '../util/dirs.js';
+import { packagePath } from '../util/package-path.js';
 import {
   AUDIT_RULE_OPTIONS,
   alertSeverity,
@@ -202,20 +202,6 @@ function serveCommand(): Command {
   return cmd;
 }
 
-/** The shipped deploy/audit directory, found from src/, dist/ and the bundle alike. */
-function deployDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    try {
-      readFileSync(join(dir, 'deploy', 'audit', 'audit-policy.yaml'));
-      return join(dir, 'deploy', 'audit');
-    } catch {
-      dir = dirname(dir);
-    }
-  }
-  throw new MoatError('INTERNAL', 'deploy/audit/audit-policy.yaml is missing from this moat installation');
-}
-
 function installCommand(): Command {
   const cmd = new Command('install').description(
     'write what the API server needs to send audit events to moat audit serve: a CA and server certificate for --server-url, a bearer token, the --audit-webhook-config-file kubeconfig and the audit policy the rules need',
@@ -262,7 +248,13 @@ function installCommand(): Command {
         auditWebhookKubeconfig({ url: url.href, caCert: ca.cert, token }),
         true,
       );
-      copyFileSync(join(deployDir(), 'audit-policy.yaml'), join(dir, 'audit-policy.yaml'));
+      const policy = packagePath('deploy', 'audit', 'audit-policy.yaml');
+      if (!policy)
+        throw new MoatError(
+          'INTERNAL',
+          'deploy/audit/audit-policy.yaml is missing from this moat installation',
+        );
+      copyFileSync(policy, join(dir, 'audit-policy.yaml'));
     } catch (e) {
       if (e instanceof MoatError) throw e;
       throw new MoatError('USAGE', `--out-dir ${dir}: ${errorMessage(e)}`);

@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CelCompileError, type CelProgram, compileCel } from '../../policy/cel/environment.js';
 import { toCel } from '../../policy/cel/values.js';
+import { packagePath } from '../../util/package-path.js';
 import { containers, detectionEnvironment, imageRepository, podSpec } from '../engine/cel.js';
 import type { AuditEvent } from '../event.js';
 import { parseRuleFile } from './parse.js';
@@ -25,15 +26,8 @@ import type {
  * The shipped packs: every `*.yaml` in data/rules/ at the package root. Found by walking up, because this
  * module sits at a different depth in src/, dist/ (tsc) and dist/bin/ (the bundle).
  */
-export const DEFAULT_RULES_DIR = findDataDir(dirname(fileURLToPath(import.meta.url)));
-
-function findDataDir(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'data', 'rules');
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return join(from, '../../../data/rules');
-  }
-}
+export const DEFAULT_RULES_DIR =
+  packagePath('data', 'rules') ?? join(dirname(fileURLToPath(import.meta.url)), '../../../data/rules');
 
 /** Packs shipped but off unless enabled (rule ids enabled by name, or the pack file given explicitly). */
 export const OPTIONAL_PACKS = new Set(['k8s-activity.yaml']);
