@@ -81,13 +81,6 @@ export function parseListen(v: string): { host?: string; port: number } {
   return host ? { host, port } : { port };
 }
 
-/** One human line per alert for a terminal or a plain log. */
-function alertText(a: Alert, update: boolean): string {
-  const r = a.resource;
-  const target = [a.namespace, r.resource, r.name, r.subresource].filter((p) => p).join('/') || '-';
-  return `${a.lastSeen} ${a.severity.padEnd(8)} ${a.rule.id} ${target} user=${a.user} count=${a.count}${update ? ' (final)' : ''} id=${a.id}\n`;
-}
-
 function serveCommand(): Command {
   const cmd = new Command('serve').description(
     "run the API server's audit webhook backend (HTTPS: POST /audit, GET /healthz /metrics): batches are written to a write-ahead log before they are acknowledged, then run through the rules; alerts go to stdout/--output and --forward targets until SIGTERM",
@@ -117,17 +110,21 @@ function serveCommand(): Command {
     const set = await loadAuditRules(await auditRuleSettings(ctx));
     await reportLoad(set, quiet);
     const forwarder = await forwardersFrom(ctx);
-    const [{ createDetector, eventTime }, { renderAlertLine }, { startAuditWebhook }] = await Promise.all([
-      import('../detect/engine/detector.js'),
-      import('../report/alerts.js'),
-      import('../detect/webhook/server.js'),
-    ]);
+    const [{ createDetector, eventTime }, { alertTarget, renderAlertLine }, { startAuditWebhook }] =
+      await Promise.all([
+        import('../detect/engine/detector.js'),
+        import('../report/alerts.js'),
+        import('../detect/webhook/server.js'),
+      ]);
     const cluster = ctx.get<string | undefined>('cluster-name');
     const dedupMs = ctx.get<number>('dedup-window');
     const detector = createDetector(set.rules, { dedupWindowMs: dedupMs, ...(cluster ? { cluster } : {}) });
     const only = ctx.get<string[] | undefined>('severity');
     const keep = only && only.length > 0 ? new Set(only.map(alertSeverity)) : undefined;
     const sink = lineSink(ctx.get<string | undefined>('output'));
+    // `table`: one human line per alert, for a terminal or a plain log
+    const alertText = (a: Alert, update: boolean) =>
+      `${a.lastSeen} ${a.severity.padEnd(8)} ${a.rule.id} ${alertTarget(a)} user=${a.user} count=${a.count}${update ? ' (final)' : ''} id=${a.id}\n`;
     // an alert is written when it is raised (detection should not wait for the dedup window) and once
     // more, with the same id, when its window closes if more events folded into it
     const written = new Map<string, number>();
@@ -299,7 +296,10 @@ function coverageCommand(): Command {
         `cannot read audit policy ${file}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`,
       );
     }
-    const { parseAuditPolicy, ruleCoverage } = await import('../detect/audit-policy.js');
+    const [{ parseAuditPolicy, ruleCoverage }, { textTable }] = await Promise.all([
+      import('../detect/audit-policy.js'),
+      import('../report/text-table.js'),
+    ]);
     const policy = parseAuditPolicy(text, file);
     const set = await loadAuditRules(await auditRuleSettings(ctx));
     await reportLoad(set, ctx.get<boolean | undefined>('quiet') === true);
@@ -316,16 +316,19 @@ function coverageCommand(): Command {
           );
         return [r.verdict.toUpperCase(), r.rule, r.needed, missing.join('; ')];
       });
-      const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] as string).length), 7));
-      const line = (r: string[]) =>
-        `${r
-          .slice(0, 3)
-          .map((c2, i) => c2.padEnd(w[i] as number))
-          .join('  ')}  ${r[3]}`.trimEnd();
       const counts = { ok: 0, partial: 0, blind: 0 };
       for (const r of cov) counts[r.verdict]++;
       ctx.write(
-        `${[line(['VERDICT', 'RULE', 'NEEDS', 'NOT LOGGED AS NEEDED']), ...rows.map(line)].join('\n')}\n\n${cov.length} rules: ${counts.ok} ok, ${counts.partial} partial, ${counts.blind} blind\n`,
+        `${textTable(
+          [
+            { header: 'VERDICT' },
+            { header: 'RULE' },
+            { header: 'NEEDS' },
+            { header: 'NOT LOGGED AS NEEDED', flexible: true },
+          ],
+          rows,
+          process.stdout.isTTY ? (process.stdout.columns ?? 0) : 0,
+        )}\n${cov.length} rules: ${counts.ok} ok, ${counts.partial} partial, ${counts.blind} blind\n`,
       );
     }
     if (cov.some((r) => r.verdict !== 'ok')) setExitCode(1);
