@@ -40,25 +40,32 @@ function at(o: unknown, ...keys: string[]): unknown {
   return cur;
 }
 
-// During an assessment every check asks for the same object's pod spec and containers; the engine turns
-// these caches on for the length of one run (objects do not change during it) and drops them after.
-let specCache: WeakMap<K8sObject, PodSpecRef | null> | undefined;
-// per pod spec: its containers, and those of each other selection of kinds asked for
-let containerCache:
-  | WeakMap<PodSpecRef, { all: ContainerRef[]; other: Array<[readonly ContainerKind[], ContainerRef[]]> }>
+// During an assessment every check asks for the same object's pod spec and containers, one object after
+// another; the engine turns these caches on for the length of one run (objects do not change during it).
+// One entry each: the engine evaluates every check of an object before the next object, and a WeakMap
+// per run costs more (its ephemeron table is work for every garbage collection) than the rare recompute
+// when another caller goes back to an earlier object.
+let caching = false;
+let specObject: K8sObject | undefined;
+let specRef: PodSpecRef | undefined;
+let containerRef: PodSpecRef | undefined;
+let containerLists:
+  | { all: ContainerRef[]; other: Array<[readonly ContainerKind[], ContainerRef[]]> }
   | undefined;
 
 /** Runs `fn` with podSpecOf/containersOf memoized per object; callers must not modify what they return. */
 export function withObjectCache<T>(fn: () => T): T {
-  if (specCache) return fn();
-  specCache = new WeakMap();
-  containerCache = new WeakMap();
+  if (caching) return fn();
+  caching = true;
   currentRun = ++runs;
   try {
     return fn();
   } finally {
-    specCache = undefined;
-    containerCache = undefined;
+    caching = false;
+    specObject = undefined;
+    specRef = undefined;
+    containerRef = undefined;
+    containerLists = undefined;
     currentRun = 0;
   }
 }
@@ -73,14 +80,12 @@ export function objectRun(): number {
 
 /** The pod spec of a Pod or pod-template owner, or undefined when the object has none. */
 export function podSpecOf(obj: K8sObject): PodSpecRef | undefined {
-  if (specCache) {
-    const hit = specCache.get(obj);
-    if (hit !== undefined) return hit ?? undefined;
-    const ref = findPodSpec(obj);
-    specCache.set(obj, ref ?? null);
-    return ref;
+  if (!caching) return findPodSpec(obj);
+  if (specObject !== obj) {
+    specObject = obj;
+    specRef = findPodSpec(obj);
   }
-  return findPodSpec(obj);
+  return specRef;
 }
 
 /** Where each kind keeps its pod template (holder of metadata and spec), and the paths that follow. */
@@ -145,11 +150,12 @@ export function containersOf(
   ref: PodSpecRef,
   kinds: readonly ContainerKind[] = CONTAINER_KINDS,
 ): ContainerRef[] {
-  if (!containerCache) return listContainers(ref, kinds);
-  let lists = containerCache.get(ref);
-  if (!lists) {
+  if (!caching) return listContainers(ref, kinds);
+  let lists = containerLists;
+  if (containerRef !== ref || lists === undefined) {
     lists = { all: listContainers(ref, CONTAINER_KINDS), other: [] };
-    containerCache.set(ref, lists);
+    containerRef = ref;
+    containerLists = lists;
   }
   if (kinds === CONTAINER_KINDS) return lists.all;
   // callers pass module constants: the selection is found by identity

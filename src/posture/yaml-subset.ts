@@ -122,6 +122,9 @@ function isIndicator(c: number): boolean {
   }
 }
 
+// what can end or spoil a plain scalar on its line: a tab, a comment, a `:`; the line break stops the search
+const SPECIAL = /[\t:\n]| #/g;
+
 /** Moves `pos` to the next line with content; returns its indentation, or -1 at the end. */
 function skipToContent(): number {
   while (pos < end) {
@@ -454,14 +457,22 @@ function parseValue(q: number, ind: number, inMap: boolean): unknown {
       return v;
     }
   }
-  // scan to the end of the line or a comment; a tab, `: ` or a trailing `:` is left to js-yaml
-  let i = r;
-  let c2 = code(i);
-  while (c2 !== LF) {
+  // scan to the end of the line or a comment; a tab, `: ` or a trailing `:` is left to js-yaml. The
+  // search is a native regular expression, fast before the JIT has optimized this function
+  const e = eol(r);
+  let i = e;
+  SPECIAL.lastIndex = r;
+  // test() rather than exec(): no match array; the match ends at lastIndex (` #` is two characters)
+  while (SPECIAL.test(src)) {
+    const last = SPECIAL.lastIndex - 1;
+    if (last >= e) break;
+    const c2 = src.charCodeAt(last);
     if (c2 === TAB) throw BAIL;
-    if (c2 === SPACE && code(i + 1) === HASH) break;
-    if (c2 === COLON && isSep(i + 1)) throw BAIL;
-    c2 = code(++i);
+    if (c2 === HASH) {
+      i = last - 1; // ` #`: a comment
+      break;
+    }
+    if (isSep(last + 1)) throw BAIL; // `: ` or a trailing `:`
   }
   let stop = i;
   while (stop > r && src.charCodeAt(stop - 1) === SPACE) stop--;
