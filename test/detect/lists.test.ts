@@ -168,25 +168,30 @@ describe('addresses', () => {
     assert.ok(!m.has(''));
   });
 
-  test('a lookup in 20,000 ranges costs about what one in 10 does', () => {
+  test('a lookup in 20,000 ranges bisects: it reads at most log2(n) + 1 range starts', () => {
     const big: string[] = [];
     for (let i = 0; i < 20_000; i++) big.push(`${(i >> 8) + 1}.${i & 255}.0.0/16`);
-    const small = big.slice(0, 10);
-    const time = (m: AddressMatcher) => {
-      const t = performance.now();
-      let hits = 0;
-      for (let i = 0; i < 200_000; i++) if (m.has(`${(i % 78) + 1}.${(i >> 7) & 255}.3.1`)) hits++;
-      return { ms: performance.now() - t, hits };
-    };
-    const b = new AddressMatcher(big);
-    const s = new AddressMatcher(small);
-    time(b);
-    time(s);
-    const tb = time(b);
-    const ts = time(s);
-    assert.equal(tb.hits, 200_000);
-    // log2(20,000) ≈ 14 comparisons against ≈ 3: generous bound against noise, far below linear (2,000x)
-    assert.ok(tb.ms < ts.ms * 6 + 20, `${tb.ms.toFixed(1)} ms vs ${ts.ms.toFixed(1)} ms`);
+    const m = new AddressMatcher(big);
+    // count the reads of the sorted range starts (internal: a deterministic stand-in for timing, which
+    // the shared machine makes noisy; bench/ measures speed)
+    const v4 = (m as unknown as { v4: { starts: number[] } }).v4;
+    const n = v4.starts.length;
+    assert.equal(n, 20_000, 'adjacent /16 ranges stay separate intervals');
+    let reads = 0;
+    v4.starts = new Proxy(v4.starts, {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    const limit = Math.ceil(Math.log2(n)) + 1;
+    let hits = 0;
+    for (let i = 0; i < 2_000; i++) {
+      reads = 0;
+      if (m.has(`${(i % 78) + 1}.${(i >> 7) & 255}.3.1`)) hits++;
+      assert.ok(reads <= limit, `lookup ${i} read ${reads} starts of ${n} (limit ${limit})`);
+    }
+    assert.equal(hits, 2_000);
   });
 });
 
