@@ -1,5 +1,6 @@
 import yaml from 'js-yaml';
 import { MoatError } from '../errors.js';
+import { builtinResource } from '../policy/resources.js';
 import type { K8sObject } from '../policy/types.js';
 import { MOAT_VERSION } from '../util/version.js';
 import { type CertOptions, generateWebhookCertificates, type WebhookCertificates } from './certs.js';
@@ -57,40 +58,14 @@ export interface InstallManifest {
   unregisteredKinds: string[];
 }
 
-/** group, version and resource (plural) of the kinds checks evaluate; scope for the rule. */
-const RESOURCES: Record<string, { group: string; version: string; resources: string[] }> = {
+/** Group, version and resources (plural) a webhook rule names for a built-in kind (policy/resources.ts). */
+function ruleResources(kind: string): { group: string; version: string; resources: string[] } | undefined {
+  const r = builtinResource(kind);
+  if (!r) return undefined;
   // ephemeral containers are added through their own subresource of a Pod, which PSA checks too
-  Pod: { group: '', version: 'v1', resources: ['pods', 'pods/ephemeralcontainers'] },
-  PodTemplate: { group: '', version: 'v1', resources: ['podtemplates'] },
-  ReplicationController: { group: '', version: 'v1', resources: ['replicationcontrollers'] },
-  Service: { group: '', version: 'v1', resources: ['services'] },
-  ServiceAccount: { group: '', version: 'v1', resources: ['serviceaccounts'] },
-  Namespace: { group: '', version: 'v1', resources: ['namespaces'] },
-  ConfigMap: { group: '', version: 'v1', resources: ['configmaps'] },
-  Secret: { group: '', version: 'v1', resources: ['secrets'] },
-  PersistentVolume: { group: '', version: 'v1', resources: ['persistentvolumes'] },
-  PersistentVolumeClaim: { group: '', version: 'v1', resources: ['persistentvolumeclaims'] },
-  Deployment: { group: 'apps', version: 'v1', resources: ['deployments'] },
-  StatefulSet: { group: 'apps', version: 'v1', resources: ['statefulsets'] },
-  DaemonSet: { group: 'apps', version: 'v1', resources: ['daemonsets'] },
-  ReplicaSet: { group: 'apps', version: 'v1', resources: ['replicasets'] },
-  Job: { group: 'batch', version: 'v1', resources: ['jobs'] },
-  CronJob: { group: 'batch', version: 'v1', resources: ['cronjobs'] },
-  Role: { group: 'rbac.authorization.k8s.io', version: 'v1', resources: ['roles'] },
-  ClusterRole: { group: 'rbac.authorization.k8s.io', version: 'v1', resources: ['clusterroles'] },
-  RoleBinding: { group: 'rbac.authorization.k8s.io', version: 'v1', resources: ['rolebindings'] },
-  ClusterRoleBinding: {
-    group: 'rbac.authorization.k8s.io',
-    version: 'v1',
-    resources: ['clusterrolebindings'],
-  },
-  NetworkPolicy: { group: 'networking.k8s.io', version: 'v1', resources: ['networkpolicies'] },
-  Ingress: { group: 'networking.k8s.io', version: 'v1', resources: ['ingresses'] },
-  PodDisruptionBudget: { group: 'policy', version: 'v1', resources: ['poddisruptionbudgets'] },
-  HorizontalPodAutoscaler: { group: 'autoscaling', version: 'v2', resources: ['horizontalpodautoscalers'] },
-  LimitRange: { group: '', version: 'v1', resources: ['limitranges'] },
-  ResourceQuota: { group: '', version: 'v1', resources: ['resourcequotas'] },
-};
+  const resources = kind === 'Pod' ? [r.resource, 'pods/ephemeralcontainers'] : [r.resource];
+  return { group: r.group, version: r.version, resources };
+}
 
 /**
  * Kinds that controllers and kubelets write many times a minute (node heartbeats, leader election,
@@ -122,7 +97,7 @@ export function webhookRules(kinds: Iterable<string>): { rules: WebhookRule[]; u
   const unknown: string[] = [];
   for (const kind of [...new Set(kinds)].sort()) {
     if (UNREGISTERED_KINDS.has(kind)) continue;
-    const r = RESOURCES[kind];
+    const r = ruleResources(kind);
     if (!r) {
       unknown.push(kind);
       continue;

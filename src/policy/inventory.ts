@@ -1,4 +1,4 @@
-import { POD_KINDS } from './k8s.js';
+import { API_RESOURCES } from './resources.js';
 import type { Inventory, K8sObject } from './types.js';
 
 /**
@@ -6,56 +6,17 @@ import type { Inventory, K8sObject } from './types.js';
  * namespace an object lands in, and an indexed lookup by kind, namespace and name in the inventory.
  */
 
-/** Namespaced built-in kinds; objects of these kinds without metadata.namespace land in `default`. */
-export const NAMESPACED_KINDS: readonly string[] = [
-  ...POD_KINDS,
-  'ConfigMap',
-  'Secret',
-  'Service',
-  'ServiceAccount',
-  'Endpoints',
-  'EndpointSlice',
-  'PersistentVolumeClaim',
-  'Role',
-  'RoleBinding',
-  'Ingress',
-  'NetworkPolicy',
-  'HorizontalPodAutoscaler',
-  'PodDisruptionBudget',
-  'LimitRange',
-  'ResourceQuota',
-  'Lease',
-  'CSIStorageCapacity',
-  'ControllerRevision',
-  'Event',
-];
+/**
+ * Namespaced built-in kinds (policy/resources.ts) that are stored objects: objects of these kinds without
+ * metadata.namespace land in `default`. (Binding is create-only: the API server never stores or lists it.)
+ */
+export const NAMESPACED_KINDS: readonly string[] = API_RESOURCES.filter(
+  (r) => r.namespaced && r.kind !== 'Binding',
+).map((r) => r.kind);
 const NAMESPACED = new Set(NAMESPACED_KINDS);
 
 /** Cluster-scoped built-in kinds: Kubernetes ignores a metadata.namespace written on them. */
-const CLUSTER_SCOPED = new Set([
-  'Namespace',
-  'Node',
-  'PersistentVolume',
-  'ClusterRole',
-  'ClusterRoleBinding',
-  'StorageClass',
-  'CSIDriver',
-  'CSINode',
-  'VolumeAttachment',
-  'PriorityClass',
-  'RuntimeClass',
-  'IngressClass',
-  'CustomResourceDefinition',
-  'APIService',
-  'ValidatingWebhookConfiguration',
-  'MutatingWebhookConfiguration',
-  'ValidatingAdmissionPolicy',
-  'ValidatingAdmissionPolicyBinding',
-  'PodSecurityPolicy',
-  'CertificateSigningRequest',
-  'FlowSchema',
-  'PriorityLevelConfiguration',
-]);
+const CLUSTER_SCOPED = new Set(API_RESOURCES.filter((r) => !r.namespaced).map((r) => r.kind));
 
 /**
  * The namespace an object lives in: its own, `default` for a namespaced built-in kind without one (what

@@ -1,3 +1,5 @@
+import { builtinResource } from '../policy/resources.js';
+
 /**
  * The API resources `moat posture` reads from a live cluster: every kind a built-in check evaluates or
  * looks up in the inventory (pod-spec owners, Services, Ingresses, namespaces, service accounts, RBAC,
@@ -16,72 +18,45 @@ export interface ApiResource {
   optional?: boolean;
 }
 
-export const CLUSTER_RESOURCES: readonly ApiResource[] = [
-  { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', namespaced: false },
-  { kind: 'Pod', group: '', version: 'v1', plural: 'pods', namespaced: true },
-  { kind: 'PodTemplate', group: '', version: 'v1', plural: 'podtemplates', namespaced: true },
-  {
-    kind: 'ReplicationController',
-    group: '',
-    version: 'v1',
-    plural: 'replicationcontrollers',
-    namespaced: true,
-  },
-  { kind: 'Service', group: '', version: 'v1', plural: 'services', namespaced: true },
-  { kind: 'ServiceAccount', group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
-  { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true },
-  { kind: 'StatefulSet', group: 'apps', version: 'v1', plural: 'statefulsets', namespaced: true },
-  { kind: 'DaemonSet', group: 'apps', version: 'v1', plural: 'daemonsets', namespaced: true },
-  { kind: 'ReplicaSet', group: 'apps', version: 'v1', plural: 'replicasets', namespaced: true },
-  { kind: 'Job', group: 'batch', version: 'v1', plural: 'jobs', namespaced: true },
-  { kind: 'CronJob', group: 'batch', version: 'v1', plural: 'cronjobs', namespaced: true },
-  { kind: 'Ingress', group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', namespaced: true },
-  {
-    kind: 'NetworkPolicy',
-    group: 'networking.k8s.io',
-    version: 'v1',
-    plural: 'networkpolicies',
-    namespaced: true,
-  },
-  { kind: 'Role', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true },
-  {
-    kind: 'ClusterRole',
-    group: 'rbac.authorization.k8s.io',
-    version: 'v1',
-    plural: 'clusterroles',
-    namespaced: false,
-  },
-  {
-    kind: 'RoleBinding',
-    group: 'rbac.authorization.k8s.io',
-    version: 'v1',
-    plural: 'rolebindings',
-    namespaced: true,
-  },
-  {
-    kind: 'ClusterRoleBinding',
-    group: 'rbac.authorization.k8s.io',
-    version: 'v1',
-    plural: 'clusterrolebindings',
-    namespaced: false,
-  },
-  {
-    kind: 'ValidatingAdmissionPolicy',
-    group: 'admissionregistration.k8s.io',
-    version: 'v1',
-    plural: 'validatingadmissionpolicies',
-    namespaced: false,
-    optional: true,
-  },
-  {
-    kind: 'ValidatingAdmissionPolicyBinding',
-    group: 'admissionregistration.k8s.io',
-    version: 'v1',
-    plural: 'validatingadmissionpolicybindings',
-    namespaced: false,
-    optional: true,
-  },
-];
+/** The kinds listed, in this order; group, version, plural and scope come from policy/resources.ts. */
+const LISTED = [
+  'Namespace',
+  'Pod',
+  'PodTemplate',
+  'ReplicationController',
+  'Service',
+  'ServiceAccount',
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'ReplicaSet',
+  'Job',
+  'CronJob',
+  'Ingress',
+  'NetworkPolicy',
+  'Role',
+  'ClusterRole',
+  'RoleBinding',
+  'ClusterRoleBinding',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+] as const;
+/** not served by every supported cluster version (v1 from v1.30) */
+const OPTIONAL = new Set(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+
+export const CLUSTER_RESOURCES: readonly ApiResource[] = LISTED.map((kind) => {
+  const r = builtinResource(kind);
+  if (!r) throw new Error(`posture/kinds: ${kind} is not in the API resource table`);
+  const listed: ApiResource = {
+    kind,
+    group: r.group,
+    version: r.version,
+    plural: r.resource,
+    namespaced: r.namespaced,
+  };
+  if (OPTIONAL.has(kind)) listed.optional = true;
+  return listed;
+});
 
 /** `apps/v1`, or `v1` for the core group. */
 export function groupVersion(r: Pick<ApiResource, 'group' | 'version'>): string {

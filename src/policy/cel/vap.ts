@@ -5,7 +5,7 @@ import type { CheckContext, Effect, K8sObject, ObjectCheck, ObjectSource, Violat
 import { type AstNodeLike, visitAst } from './ast.js';
 import { CelCompileError, type CelProgram, compileCel, createCelEnvironment } from './environment.js';
 import { Authorizer } from './lib-authz.js';
-import { groupVersion, kindsForRule, resourceMatches, resourceOf } from './resources.js';
+import { groupVersion, kindsForRule, resourceMatches, resourceOf } from '../resources.js';
 import { type LabelSelector, matchesSelector, selectorProblem } from './selectors.js';
 import { toCel } from './values.js';
 

@@ -1,17 +1,23 @@
 /**
- * The built-in Kubernetes API resources: plural resource name (what admission rules name) <-> kind (what
- * manifests carry), API group and scope. Admission rules match on resources; objects from manifests only
- * tell their kind, so this table joins the two. Kinds not listed (custom resources) get a plural by
- * Kubernetes' own default (lower-case kind + "s", "es" or "ies"), which is what CRDs usually declare.
+ * The built-in Kubernetes API resources: plural resource name (what admission rules and API URLs name) <->
+ * kind (what manifests carry), API group and scope. The one table of these facts: admission rules match on
+ * resources while objects from manifests only tell their kind (CEL policies), the inventory needs each
+ * kind's scope (policy/inventory.ts), and the cluster lister its URLs (posture/kinds.ts). Kinds not listed
+ * (custom resources) get a plural by Kubernetes' own default (lower-case kind + "s", "es" or "ies"), which
+ * is what CRDs usually declare.
  */
 export interface ApiResource {
   group: string;
+  /** the version to list it and name it in webhook rules with: its stable one, where it has one */
+  version: string;
   resource: string;
   kind: string;
   namespaced: boolean;
 }
 
-const TABLE: ReadonlyArray<readonly [group: string, resource: string, kind: string, namespaced: boolean]> = [
+const TABLE: ReadonlyArray<
+  readonly [group: string, resource: string, kind: string, namespaced: boolean, version?: string]
+> = [
   ['', 'bindings', 'Binding', true],
   ['', 'componentstatuses', 'ComponentStatus', false],
   ['', 'configmaps', 'ConfigMap', true],
@@ -43,12 +49,13 @@ const TABLE: ReadonlyArray<readonly [group: string, resource: string, kind: stri
     'ValidatingAdmissionPolicyBinding',
     false,
   ],
-  ['admissionregistration.k8s.io', 'mutatingadmissionpolicies', 'MutatingAdmissionPolicy', false],
+  ['admissionregistration.k8s.io', 'mutatingadmissionpolicies', 'MutatingAdmissionPolicy', false, 'v1beta1'],
   [
     'admissionregistration.k8s.io',
     'mutatingadmissionpolicybindings',
     'MutatingAdmissionPolicyBinding',
     false,
+    'v1beta1',
   ],
   ['apiextensions.k8s.io', 'customresourcedefinitions', 'CustomResourceDefinition', false],
   ['apiregistration.k8s.io', 'apiservices', 'APIService', false],
@@ -57,18 +64,20 @@ const TABLE: ReadonlyArray<readonly [group: string, resource: string, kind: stri
   ['apps', 'deployments', 'Deployment', true],
   ['apps', 'replicasets', 'ReplicaSet', true],
   ['apps', 'statefulsets', 'StatefulSet', true],
-  ['autoscaling', 'horizontalpodautoscalers', 'HorizontalPodAutoscaler', true],
+  ['autoscaling', 'horizontalpodautoscalers', 'HorizontalPodAutoscaler', true, 'v2'],
   ['batch', 'cronjobs', 'CronJob', true],
   ['batch', 'jobs', 'Job', true],
   ['certificates.k8s.io', 'certificatesigningrequests', 'CertificateSigningRequest', false],
   ['coordination.k8s.io', 'leases', 'Lease', true],
+  ['flowcontrol.apiserver.k8s.io', 'flowschemas', 'FlowSchema', false],
+  ['flowcontrol.apiserver.k8s.io', 'prioritylevelconfigurations', 'PriorityLevelConfiguration', false],
   ['discovery.k8s.io', 'endpointslices', 'EndpointSlice', true],
   ['networking.k8s.io', 'ingressclasses', 'IngressClass', false],
   ['networking.k8s.io', 'ingresses', 'Ingress', true],
   ['networking.k8s.io', 'networkpolicies', 'NetworkPolicy', true],
   ['node.k8s.io', 'runtimeclasses', 'RuntimeClass', false],
   ['policy', 'poddisruptionbudgets', 'PodDisruptionBudget', true],
-  ['policy', 'podsecuritypolicies', 'PodSecurityPolicy', false],
+  ['policy', 'podsecuritypolicies', 'PodSecurityPolicy', false, 'v1beta1'],
   ['rbac.authorization.k8s.io', 'clusterrolebindings', 'ClusterRoleBinding', false],
   ['rbac.authorization.k8s.io', 'clusterroles', 'ClusterRole', false],
   ['rbac.authorization.k8s.io', 'rolebindings', 'RoleBinding', true],
@@ -81,15 +90,17 @@ const TABLE: ReadonlyArray<readonly [group: string, resource: string, kind: stri
   ['storage.k8s.io', 'volumeattachments', 'VolumeAttachment', false],
 ];
 
-export const API_RESOURCES: readonly ApiResource[] = TABLE.map(([group, resource, kind, namespaced]) => ({
-  group,
-  resource,
-  kind,
-  namespaced,
-}));
+export const API_RESOURCES: readonly ApiResource[] = TABLE.map(
+  ([group, resource, kind, namespaced, version = 'v1']) => ({ group, version, resource, kind, namespaced }),
+);
 
 const byKind = new Map<string, ApiResource>();
 for (const r of API_RESOURCES) if (!byKind.has(r.kind)) byKind.set(r.kind, r);
+
+/** The built-in resource of a kind, when the kind is a built-in one. */
+export function builtinResource(kind: string): ApiResource | undefined {
+  return byKind.get(kind);
+}
 
 /** `apps/v1` -> {group: 'apps', version: 'v1'}; `v1` -> {group: '', version: 'v1'} */
 export function groupVersion(apiVersion: string | undefined): { group: string; version: string } {
@@ -103,7 +114,13 @@ export function resourceOf(kind: string, apiVersion?: string): ApiResource {
   const { group } = groupVersion(apiVersion);
   const known = byKind.get(kind);
   if (known && (apiVersion === undefined || known.group === group || legacyGroup(known, group))) return known;
-  return { group, resource: pluralize(kind), kind, namespaced: true };
+  return {
+    group,
+    version: groupVersion(apiVersion).version,
+    resource: pluralize(kind),
+    kind,
+    namespaced: true,
+  };
 }
 
 // objects from old manifests (extensions/v1beta1 Deployment, ...) are the same resources
