@@ -1,11 +1,11 @@
 import type { Environment } from '@marcbachmann/cel-js';
 import { parseSeverity, type Severity } from '../../model/severity.js';
 import { isObject } from '../k8s.js';
+import { groupVersion, kindsForRule, resourceMatches, resourceOf } from '../resources.js';
 import type { CheckContext, Effect, K8sObject, ObjectCheck, ObjectSource, Violation } from '../types.js';
 import { type AstNodeLike, visitAst } from './ast.js';
 import { CelCompileError, type CelProgram, compileCel, createCelEnvironment } from './environment.js';
 import { Authorizer } from './lib-authz.js';
-import { groupVersion, kindsForRule, resourceMatches, resourceOf } from '../resources.js';
 import { type LabelSelector, matchesSelector, selectorProblem } from './selectors.js';
 import { toCel } from './values.js';
 
