@@ -295,7 +295,7 @@ function percentile(xs, p) {
 // ---- the crash phase ---------------------------------------------------------------------------------
 
 async function crash(certs, batches) {
-  const { openWal, writeEventKey, KEY_BYTES } = await webhookLib();
+  const { storedEventKeys, eventKey } = await webhookLib();
   const dataDir = tempDir('moat-bench-webhook-crash-');
   try {
     const first = await startServer('moat', certs, dataDir);
@@ -325,28 +325,10 @@ async function crash(certs, batches) {
     await exit;
 
     // read the WAL back: every acknowledged event once, the resent ones too, nothing else twice
-    const wal = await openWal(join(dataDir, 'audit-wal'));
-    const stored = new Map();
-    const reader = wal.reader(1);
-    for (let recs = await reader.next(); recs.length > 0; recs = await reader.next()) {
-      for (const r of recs) {
-        for (let off = 0; off < r.keys.length; off += KEY_BYTES) {
-          const k = r.keys.toString('latin1', off, off + KEY_BYTES);
-          stored.set(k, (stored.get(k) ?? 0) + 1);
-        }
-      }
-    }
-    await reader.close();
-    const tornBytes = wal.stats().tornBytes;
-    await wal.close();
-    const key = Buffer.alloc(KEY_BYTES);
-    const keyOf = (e) => {
-      writeEventKey(e.auditID, e.stage, key, 0);
-      return key.toString('latin1');
-    };
+    const { counts: stored, tornBytes } = await storedEventKeys(join(dataDir, 'audit-wal'));
     let lost = 0;
     for (const events of [...acked, ...out.failed.filter((_, i) => resent[i] === 200).map((b) => b.events)]) {
-      for (const e of events) if (!stored.has(keyOf(e))) lost++;
+      for (const e of events) if (!stored.has(eventKey(e.auditID, e.stage))) lost++;
     }
     const twice = [...stored.values()].filter((n) => n > 1).length;
     return {

@@ -10,12 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { generateCa, issueServerCertificate } from '../../src/admission/certs.js';
-import {
-  generateAuditWebhookToken,
-  KEY_BYTES,
-  openWal,
-  writeEventKey,
-} from '../../src/detect/webhook/index.js';
+import { eventKey, generateAuditWebhookToken, storedEventKeys } from '../../src/detect/webhook/index.js';
 import { setLogLevel } from '../../src/log.js';
 
 setLogLevel('silent');
@@ -143,24 +138,8 @@ it('loses no acknowledged event and stores none twice across kill -9 and restart
   await done;
 
   // the WAL holds every event exactly once
-  const wal = await openWal(join(dir, 'data', 'audit-wal'));
-  const stored = new Map<string, number>();
-  const reader = wal.reader(1);
-  for (let recs = await reader.next(); recs.length > 0; recs = await reader.next()) {
-    for (const r of recs) {
-      for (let off = 0; off < r.keys.length; off += KEY_BYTES) {
-        const k = r.keys.toString('hex', off, off + KEY_BYTES);
-        stored.set(k, (stored.get(k) ?? 0) + 1);
-      }
-    }
-  }
-  await reader.close();
-  await wal.close();
-  const key = Buffer.alloc(KEY_BYTES);
-  const keyOf = (e: { auditID: string; stage: string }) => {
-    writeEventKey(e.auditID, e.stage, key, 0);
-    return key.toString('hex');
-  };
+  const { counts: stored } = await storedEventKeys(join(dir, 'data', 'audit-wal'));
+  const keyOf = (e: { auditID: string; stage: string }) => eventKey(e.auditID, e.stage);
   for (const i of ackedBeforeKill) {
     for (const e of batches[i]!) assert.equal(stored.get(keyOf(e)), 1, `acknowledged batch ${i} stored once`);
   }

@@ -49,6 +49,13 @@ function writeUuid(id: string, out: Buffer, off: number): boolean {
   return true;
 }
 
+/** The dedup key of (auditID, stage) as a string (latin1: one character per key byte), for Maps and Sets. */
+export function eventKey(auditID: string, stage: string): string {
+  const out = Buffer.allocUnsafe(KEY_BYTES);
+  writeEventKey(auditID, stage, out, 0);
+  return out.toString('latin1');
+}
+
 /** The dedup key of (auditID, stage), written at `out[off..off+17)`. */
 export function writeEventKey(auditID: string, stage: string, out: Buffer, off: number): void {
   const code = STAGES[stage];

@@ -10,7 +10,7 @@ export {
   DEFAULT_MAX_QUEUED_EVENTS,
   decodeWalRecord,
 } from './consumer.js';
-export { DEFAULT_DEDUP_KEYS, DedupIndex, KEY_BYTES, writeEventKey } from './dedup.js';
+export { DEFAULT_DEDUP_KEYS, DedupIndex, eventKey, KEY_BYTES, writeEventKey } from './dedup.js';
 export {
   type AuditWebhookKubeconfigOptions,
   auditWebhookKubeconfig,
@@ -28,6 +28,7 @@ export {
 } from './server.js';
 export {
   openWal,
+  storedEventKeys,
   type Wal,
   type WalOptions,
   type WalReader,

@@ -796,3 +796,33 @@ class Reader implements WalReader {
     this.fh = undefined;
   }
 }
+
+/**
+ * How many times each event key (dedup.ts `eventKey`) is stored in the WAL at `dir`, over every record
+ * still on disk, and the torn bytes cut at open: what the crash test and the webhook benchmark check
+ * (every acknowledged event once, none twice). Opens the WAL, so the server must not be running.
+ */
+export async function storedEventKeys(
+  dir: string,
+): Promise<{ counts: Map<string, number>; tornBytes: number }> {
+  const wal = await openWal(dir);
+  const counts = new Map<string, number>();
+  try {
+    const reader = wal.reader(1);
+    try {
+      for (let recs = await reader.next(); recs.length > 0; recs = await reader.next()) {
+        for (const r of recs) {
+          for (let off = 0; off < r.keys.length; off += KEY_BYTES) {
+            const k = r.keys.toString('latin1', off, off + KEY_BYTES);
+            counts.set(k, (counts.get(k) ?? 0) + 1);
+          }
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+    return { counts, tornBytes: wal.stats().tornBytes };
+  } finally {
+    await wal.close();
+  }
+}
