@@ -1,3 +1,5 @@
+import { boundedMemo } from '../util/memo.js';
+
 /**
  * Kubernetes resource quantities (`500m`, `1.5Gi`, `2e3`, `128974848`), as k8s.io/apimachinery's
  * resource.ParseQuantity reads them:
@@ -33,15 +35,11 @@ const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|[eE]([+-]?\d
 export function parseQuantity(q: unknown): number | undefined {
   if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
   if (typeof q !== 'string') return undefined;
-  // manifests repeat a few values (`500m`, `256Mi`) thousands of times: remember them, within a bound
-  if (cache.has(q)) return cache.get(q);
-  const value = parse(q);
-  if (cache.size >= 4096) cache.clear();
-  cache.set(q, value);
-  return value;
+  return parseRemembered(q);
 }
 
-const cache = new Map<string, number | undefined>();
+// manifests repeat a few values (`500m`, `256Mi`) thousands of times: remember them, within a bound
+const parseRemembered = boundedMemo(parse);
 
 function parse(q: string): number | undefined {
   const m = QUANTITY.exec(q.trim());

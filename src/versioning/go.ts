@@ -1,3 +1,4 @@
+import { boundedMemo } from '../util/memo.js';
 import type { VersionScheme } from './types.js';
 
 /**
@@ -91,18 +92,7 @@ function parse(input: string): Parsed {
 }
 
 // Matching loops compare one module version against many range events: keep recent parses.
-const CACHE_MAX = 4096;
-const cache = new Map<string, Parsed>();
-
-function parsed(v: string): Parsed {
-  let p = cache.get(v);
-  if (p === undefined) {
-    p = parse(v);
-    if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(v, p);
-  }
-  return p;
-}
+const parsed = boundedMemo(parse);
 
 /** Decimal strings without leading zeros: the longer is larger, else by characters. */
 function compareInt(x: string, y: string): -1 | 0 | 1 {

@@ -1,3 +1,4 @@
+import { boundedMemo } from '../util/memo.js';
 import type { VersionScheme } from './types.js';
 
 /**
@@ -296,18 +297,7 @@ function compareList(a: ListItem, b: Item | undefined): -1 | 0 | 1 {
 }
 
 // Matching loops compare one package version against many range events: keep recent parses.
-const CACHE_MAX = 4096;
-const cache = new Map<string, ListItem>();
-
-function parsed(v: string): ListItem {
-  let p = cache.get(v);
-  if (p === undefined) {
-    p = parse(v);
-    if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(v, p);
-  }
-  return p;
-}
+const parsed = boundedMemo(parse);
 
 function compare(a: string, b: string): -1 | 0 | 1 {
   return compareList(parsed(a), parsed(b));

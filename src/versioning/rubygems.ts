@@ -1,3 +1,4 @@
+import { boundedMemo } from '../util/memo.js';
 import type { VersionScheme } from './types.js';
 
 /**
@@ -56,18 +57,7 @@ function parse(v: string): Parsed {
 }
 
 // Matching loops compare one gem version against many range events: keep recent parses.
-const CACHE_MAX = 4096;
-const cache = new Map<string, Parsed>();
-
-function parsed(v: string): Parsed {
-  let p = cache.get(v);
-  if (p === undefined) {
-    p = parse(v);
-    if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(v, p);
-  }
-  return p;
-}
+const parsed = boundedMemo(parse);
 
 function compare(a: string, b: string): -1 | 0 | 1 {
   const pa = parsed(a);

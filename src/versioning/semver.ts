@@ -1,3 +1,4 @@
+import { boundedMemo } from '../util/memo.js';
 import type { VersionScheme } from './types.js';
 
 /**
@@ -63,18 +64,7 @@ function parse(v: string): Parsed {
 }
 
 // Matching loops compare one package version against many range events: keep recent parses.
-const CACHE_MAX = 4096;
-const cache = new Map<string, Parsed>();
-
-function parsed(v: string): Parsed {
-  let p = cache.get(v);
-  if (p === undefined) {
-    p = parse(v);
-    if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(v, p);
-  }
-  return p;
-}
+const parsed = boundedMemo(parse);
 
 function cmp(a: Num | string, b: Num | string): -1 | 0 | 1 {
   return a < b ? -1 : a > b ? 1 : 0;

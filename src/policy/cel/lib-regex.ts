@@ -1,4 +1,5 @@
 import type { ASTNode, Environment } from '@marcbachmann/cel-js';
+import { boundedMemo } from '../../util/memo.js';
 import { visitAst } from './ast.js';
 import { celError, fn } from './values.js';
 
@@ -13,26 +14,19 @@ import { celError, fn } from './values.js';
 /** The function `matches` calls are renamed to (see rewriteMatches). */
 export const MATCHES_FN = 'k8sMatches';
 
-const CACHE_LIMIT = 512;
-const cache = new Map<string, RegExp>();
-
 /** A compiled, cached JS RegExp (global flag set, for find/findAll) for an RE2 pattern. */
-export function re2(pattern: string): RegExp {
-  const hit = cache.get(pattern);
-  if (hit) return hit;
-  let re: RegExp;
+export const re2 = boundedMemo(compileRe2, 512);
+
+function compileRe2(pattern: string): RegExp {
   try {
     const { source, flags } = translateRe2(pattern);
-    re = new RegExp(source, `${flags}g`);
+    return new RegExp(source, `${flags}g`);
   } catch (e) {
     throw celError(
       'invalid_regex',
       `invalid regular expression ${JSON.stringify(pattern)}: ${(e as Error).message}`,
     );
   }
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(pattern, re);
-  return re;
 }
 
 const POSIX: Record<string, string> = {
