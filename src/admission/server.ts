@@ -6,6 +6,7 @@ import { errorMessage, MoatError } from '../errors.js';
 import { log } from '../log.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { BodyBudget, type BodyRefusal, readBoundedBody } from '../util/http-body.js';
+import { guardConnections, listen } from '../util/http-server.js';
 import { AdmissionMetrics } from './metrics.js';
 import { AdmissionReviewer, BadReviewError, type ReviewerOptions } from './review.js';
 
@@ -198,28 +199,8 @@ export async function startAdmissionServer(opts: AdmissionServerOptions): Promis
       }
     },
   );
-  server.maxConnections = opts.maxConnections ?? 1000;
-  // a client that misbehaves at the TLS or HTTP layer costs only its own connection
-  server.on('tlsClientError', (e, socket) => {
-    log.debug({ reason: e.message, remote: socket.remoteAddress }, 'TLS handshake failed');
-  });
-  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
-    log.debug({ reason: e.code ?? e.message }, 'bad HTTP request');
-    if (socket.writable && e.code !== 'ECONNRESET') {
-      const code = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(
-        `HTTP/1.1 ${code} ${code === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
-    } else socket.destroy();
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 8443, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  guardConnections(server, opts.maxConnections);
+  await listen(server, opts.port ?? 8443, opts.host);
   server.on('error', (e) => log.error({ reason: e.message }, 'admission server error'));
   ready = true;
 

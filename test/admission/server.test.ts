@@ -390,16 +390,20 @@ describe('admission webhook over HTTPS', () => {
       s.on('error', () => resolve());
       s.resume();
     });
-    // broken HTTP inside TLS
+    // broken HTTP inside TLS: a 400 and the connection closed
+    let answer = '';
     await new Promise<void>((resolve) => {
       const s = connect(
         { host: '127.0.0.1', port: h.server.port, ca: c.ca.cert, servername: SERVER_NAME },
         () => s.write('\x00\x01\x02 not http\r\n\r\n'),
       );
-      s.on('data', () => {});
+      s.on('data', (d) => {
+        answer += d;
+      });
       s.on('close', () => resolve());
       s.on('error', () => resolve());
     });
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
     // deeply nested JSON
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     const nested = await h.post(deep);

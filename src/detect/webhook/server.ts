@@ -28,6 +28,7 @@ import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import { errorMessage, MoatError } from '../../errors.js';
 import { log } from '../../log.js';
 import { BodyBudget, readBoundedBody } from '../../util/http-body.js';
+import { guardConnections, listen } from '../../util/http-server.js';
 import type { AuditEvent } from '../event.js';
 import { AuditDecoder } from '../ingest/normalize.js';
 import { type IngestStats, type MalformedSample, newIngestStats } from '../ingest/stats.js';
@@ -418,28 +419,10 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
         handler,
       )
     : createHttpServer(serverOptions, handler);
-  server.maxConnections = 1000;
-  server.on('tlsClientError', (e, socket) => {
-    log.debug({ reason: e.message, remote: socket.remoteAddress }, 'TLS handshake failed');
-  });
-  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
-    log.debug({ reason: e.code ?? e.message }, 'bad HTTP request');
-    if (socket.writable && e.code !== 'ECONNRESET') {
-      const code = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(
-        `HTTP/1.1 ${code} ${code === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
-    } else socket.destroy();
-  });
+  guardConnections(server);
 
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? DEFAULT_PORT, opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, opts.port ?? DEFAULT_PORT, opts.host);
   } catch (e) {
     await dispatcher?.stop();
     await wal.close();
