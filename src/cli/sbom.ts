@@ -3,6 +3,7 @@ import { MoatError } from '../errors.js';
 import type { InventoryResult } from '../scan/inventory-image.js';
 import { type CommandContext, commandContext } from './context.js';
 import { addOptions, type OptionName, type OutputFormat, SBOM_FORMATS } from './options.js';
+import { imageSourceSettings } from './scan.js';
 
 const IMAGE_OPTIONS = [
   'platform',
@@ -68,26 +69,7 @@ export function sbomCommand(): Command {
     const ctx = await commandContext(cmd, IMAGE_OPTIONS);
     sbomFormat(ctx, cmd);
     const { inventoryImage } = await import('../scan/inventory-image.js');
-    const user = ctx.get<string | undefined>('username');
-    const password = ctx.get<string | undefined>('password');
-    if ((user === undefined) !== (password === undefined)) {
-      throw new MoatError(
-        'USAGE',
-        'registry credentials need both --username and --password (or MOAT_USERNAME and MOAT_PASSWORD)',
-      );
-    }
-    const inv = await inventoryImage(ref, {
-      platform: ctx.get('platform'),
-      username: user,
-      password,
-      insecure: ctx.get<boolean | undefined>('insecure') === true,
-      timeoutMs: Math.min(30_000, ctx.get<number>('timeout')),
-      signal: AbortSignal.timeout(ctx.get<number>('timeout')),
-      cacheDir: ctx.cacheDir,
-      maxLayerBytes: ctx.get('max-layer-size'),
-      skipLayerCache: ctx.get<boolean | undefined>('skip-layer-cache') === true,
-      onProgress: ctx.progress.onProgress,
-    }).finally(() => ctx.progress.done());
+    const inv = await inventoryImage(ref, imageSourceSettings(ctx)).finally(() => ctx.progress.done());
     await write(ctx, cmd, inv);
   });
   sbom.addCommand(image);

@@ -52,6 +52,34 @@ const SBOM_SCAN_OPTIONS = [
   ...REPORT_OPTIONS,
 ] as const satisfies readonly OptionName[];
 
+/**
+ * Where and how `scan image` and `sbom image` fetch an image: platform, registry credentials (both or
+ * neither), TLS, time limits, the layer cache and progress. --timeout bounds the whole command; single
+ * requests give up sooner so that a stall is reported quickly.
+ */
+export function imageSourceSettings(ctx: CommandContext) {
+  const username = ctx.get<string | undefined>('username');
+  const password = ctx.get<string | undefined>('password');
+  if ((username === undefined) !== (password === undefined)) {
+    throw new MoatError(
+      'USAGE',
+      'registry credentials need both --username and --password (or MOAT_USERNAME and MOAT_PASSWORD)',
+    );
+  }
+  return {
+    platform: ctx.get<string | undefined>('platform'),
+    username,
+    password,
+    insecure: ctx.get<boolean | undefined>('insecure') === true,
+    timeoutMs: Math.min(30_000, ctx.get<number>('timeout')),
+    signal: AbortSignal.timeout(ctx.get<number>('timeout')),
+    cacheDir: ctx.cacheDir,
+    maxLayerBytes: ctx.get<number | undefined>('max-layer-size'),
+    skipLayerCache: ctx.get<boolean | undefined>('skip-layer-cache') === true,
+    onProgress: ctx.progress.onProgress,
+  };
+}
+
 /** --ignore-file, else ./.moatignore when it exists; --vex files. */
 export function suppressionSettings(ctx: CommandContext): { ignoreFile?: string; vex?: string[] } {
   const vex = ctx.get<string[] | undefined>('vex');
@@ -98,33 +126,15 @@ export function scanCommand(): Command {
     const ctx = await commandContext(cmd, IMAGE_OPTIONS);
     rejectAlertOnlyValues(ctx, 'moat scan');
     const { scanImage } = await import('../scan/scanner.js');
-    const user = ctx.get<string | undefined>('username');
-    const password = ctx.get<string | undefined>('password');
-    if ((user === undefined) !== (password === undefined)) {
-      throw new MoatError(
-        'USAGE',
-        'registry credentials need both --username and --password (or MOAT_USERNAME and MOAT_PASSWORD)',
-      );
-    }
     const result = await scanImage(ref, {
-      platform: ctx.get('platform'),
-      username: user,
-      password,
-      insecure: ctx.get<boolean | undefined>('insecure') === true,
-      // --timeout bounds the whole scan; single requests give up sooner so a stall is reported quickly
-      timeoutMs: Math.min(30_000, ctx.get<number>('timeout')),
-      signal: AbortSignal.timeout(ctx.get<number>('timeout')),
-      cacheDir: ctx.cacheDir,
+      ...imageSourceSettings(ctx),
       dbPath: ctx.dbPath,
       dbMaxAgeMs: ctx.get('db-max-age'),
       listPackages: wantsPackages(ctx),
       severity: ctx.get<Severity[] | undefined>('severity'),
       onlyFixed: ctx.get<boolean | undefined>('only-fixed') === true,
-      maxLayerBytes: ctx.get('max-layer-size'),
-      skipLayerCache: ctx.get<boolean | undefined>('skip-layer-cache') === true,
       osManagedLang: ctx.get<boolean | undefined>('os-managed-lang') === true,
       ...suppressionSettings(ctx),
-      onProgress: ctx.progress.onProgress,
     }).finally(() => ctx.progress.done());
     await emitScanReport(ctx, result);
   });
