@@ -246,6 +246,23 @@ describe('registry errors', () => {
     await rejects(() => ({ ref, names: ref }), /refused anonymous access/);
   });
 
+  it('--username without --password, for scan image and sbom image alike', async () => {
+    const ref = `${basic.host}/moat-test/go-scratch:latest`;
+    await rejects(() => ({ ref, names: '--username' }), /need both --username and --password/, [
+      '--username',
+      basic.user!,
+    ]);
+    const sb = await sandbox({ cacheFrom: template });
+    try {
+      const run = await moat(sb, ['sbom', 'image', ref, '--password', 'x'], { timeoutMs: 60_000 });
+      assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.lines.length, 1, run.stderr);
+      assert.match(run.lines[0] ?? '', /^moat: .*need both --username and --password/);
+    } finally {
+      sb.remove();
+    }
+  });
+
   const servers: LayoutServer[] = [];
   after(async () => {
     await Promise.all(servers.map((s) => s.close()));
