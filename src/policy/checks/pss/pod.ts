@@ -22,8 +22,6 @@ export class Pod {
   constructor(
     readonly ref: PodSpecRef,
     readonly containers: readonly ContainerRef[],
-    /** the holder's `metadata` value the pod was built from (podSpecOf substitutes `{}` when absent) */
-    readonly metadataSource: unknown,
   ) {}
 
   get spec(): JsonObject {
@@ -83,57 +81,19 @@ const PSA_ORDER = ['initContainers', 'containers', 'ephemeralContainers'] as con
 
 /**
  * The engine runs every check on one object before the next, so the PSS checks share the pod the first
- * one builds: a one-entry cache (a WeakMap costs more than it saves). Outside the engine run that built it,
- * it is checked against the object on every use, without allocating, so an object changed between
- * evaluations is rebuilt, never judged stale.
+ * one builds: a one-entry cache, used only within the engine run (withObjectCache) that built it, where
+ * objects do not change. Outside a run (a check evaluated directly) the pod is built on every call.
  */
 let last: { object: K8sObject; pod: Pod; run: number } | undefined;
 
 export function podOf(object: K8sObject): Pod | undefined {
-  // within the engine run (withObjectCache) that built it, objects do not change: identity is enough
-  if (last?.object === object) {
-    const run = objectRun();
-    if ((run !== 0 && last.run === run) || unchanged(object, last.pod)) return last.pod;
-  }
+  const run = objectRun();
+  if (run !== 0 && last?.run === run && last.object === object) return last.pod;
   const ref = podSpecOf(object);
   if (!ref) return undefined;
-  const holder = holderOf(object);
-  const pod = new Pod(ref, containersOf(ref, PSA_ORDER), isObject(holder) ? holder.metadata : undefined);
-  last = { object, pod, run: objectRun() };
+  const pod = new Pod(ref, containersOf(ref, PSA_ORDER));
+  last = run !== 0 ? { object, pod, run } : undefined;
   return pod;
-}
-
-/** The object holding `metadata` and `spec` of the pod, by kind (mirrors podSpecOf). */
-function holderOf(object: K8sObject): unknown {
-  switch (object.kind) {
-    case 'Pod':
-      return object;
-    case 'PodTemplate':
-      return object.template;
-    case 'CronJob': {
-      const job = objectAt(objectAt(object, 'spec'), 'jobTemplate');
-      return objectAt(objectAt(job, 'spec'), 'template');
-    }
-    default:
-      return objectAt(object, 'spec')?.template;
-  }
-}
-
-function unchanged(object: K8sObject, pod: Pod): boolean {
-  const holder = holderOf(object);
-  if (!isObject(holder) || holder.spec !== pod.ref.spec) return false;
-  if (holder.metadata !== pod.metadataSource) return false;
-  let i = 0;
-  for (const kind of PSA_ORDER) {
-    const list = pod.ref.spec[kind];
-    if (!Array.isArray(list)) continue;
-    for (const c of list) {
-      if (!isObject(c)) continue;
-      const ref = pod.containers[i++];
-      if (ref?.container !== c || (typeof c.name === 'string' && c.name !== ref.name)) return false;
-    }
-  }
-  return i === pod.containers.length;
 }
 
 export function objectAt(o: JsonObject | undefined, key: string): JsonObject | undefined {
