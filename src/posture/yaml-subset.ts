@@ -122,7 +122,7 @@ function isIndicator(c: number): boolean {
   }
 }
 
-// what can end or spoil a plain scalar on its line: a tab, a comment, a `:`; the line break stops the search
+// what can end or spoil a plain scalar on its line (a tab, a comment, a `:`), and the line break
 const SPECIAL = /[\t:\n]| #/g;
 
 /** Moves `pos` to the next line with content; returns its indentation, or -1 at the end. */
@@ -457,26 +457,32 @@ function parseValue(q: number, ind: number, inMap: boolean): unknown {
       return v;
     }
   }
-  // scan to the end of the line or a comment; a tab, `: ` or a trailing `:` is left to js-yaml. The
-  // search is a native regular expression, fast before the JIT has optimized this function
-  const e = eol(r);
-  let i = e;
+  // scan to the end of the line or a comment; a tab, `: ` or a trailing `:` is left to js-yaml. One
+  // search with a native regular expression (fast before the JIT has optimized this function) finds
+  // the line break too; test() rather than exec(): no match array, the match ends at lastIndex
+  let i = end; // where the value's text ends: the line break, a comment or the end
+  let next = end; // where the next line starts
   SPECIAL.lastIndex = r;
-  // test() rather than exec(): no match array; the match ends at lastIndex (` #` is two characters)
   while (SPECIAL.test(src)) {
     const last = SPECIAL.lastIndex - 1;
-    if (last >= e) break;
+    if (last >= end) break;
     const c2 = src.charCodeAt(last);
+    if (c2 === LF) {
+      i = last;
+      next = last + 1;
+      break;
+    }
     if (c2 === TAB) throw BAIL;
     if (c2 === HASH) {
-      i = last - 1; // ` #`: a comment
+      i = last - 1; // ` #`: a comment (two characters) runs to the end of the line
+      next = nextLine(last);
       break;
     }
     if (isSep(last + 1)) throw BAIL; // `: ` or a trailing `:`
   }
   let stop = i;
   while (stop > r && src.charCodeAt(stop - 1) === SPACE) stop--;
-  pos = nextLine(i);
+  pos = next;
   return plainAt(r, stop);
 }
 
