@@ -69,9 +69,9 @@ const TABLE: ReadonlyArray<
   ['batch', 'jobs', 'Job', true],
   ['certificates.k8s.io', 'certificatesigningrequests', 'CertificateSigningRequest', false],
   ['coordination.k8s.io', 'leases', 'Lease', true],
+  ['discovery.k8s.io', 'endpointslices', 'EndpointSlice', true],
   ['flowcontrol.apiserver.k8s.io', 'flowschemas', 'FlowSchema', false],
   ['flowcontrol.apiserver.k8s.io', 'prioritylevelconfigurations', 'PriorityLevelConfiguration', false],
-  ['discovery.k8s.io', 'endpointslices', 'EndpointSlice', true],
   ['networking.k8s.io', 'ingressclasses', 'IngressClass', false],
   ['networking.k8s.io', 'ingresses', 'Ingress', true],
   ['networking.k8s.io', 'networkpolicies', 'NetworkPolicy', true],
@@ -111,16 +111,10 @@ export function groupVersion(apiVersion: string | undefined): { group: string; v
 
 /** The resource an object of this kind belongs to (known table, else Kubernetes' default pluralisation). */
 export function resourceOf(kind: string, apiVersion?: string): ApiResource {
-  const { group } = groupVersion(apiVersion);
+  const { group, version } = groupVersion(apiVersion);
   const known = byKind.get(kind);
   if (known && (apiVersion === undefined || known.group === group || legacyGroup(known, group))) return known;
-  return {
-    group,
-    version: groupVersion(apiVersion).version,
-    resource: pluralize(kind),
-    kind,
-    namespaced: true,
-  };
+  return { group, version, resource: pluralize(kind), kind, namespaced: true };
 }
 
 // objects from old manifests (extensions/v1beta1 Deployment, ...) are the same resources

@@ -9,11 +9,12 @@ import { loadManifestItems, type ManifestError, type ManifestItem, type Manifest
 /**
  * `moat posture` on large manifest sets, split among worker threads on request (MOAT_POSTURE_THREADS;
  * planParts says why not by default). The files are cut into contiguous parts; the main thread reads the
- * first, each worker another, and runs the object-scope checks of what it read. The threads share only what checks look up in the inventory (ServiceAccounts, Roles...:
- * PolicyEngine.sharedKinds) whole; of every other object a worker sends the main thread apiVersion, kind
- * and metadata, which is what the report, exemptions and the cluster-scope checks read (cloning whole
- * workloads would cost about what parsing them does). The main thread replays each worker's violations
- * in input order, then runs the cluster-scope checks: the report is the one a single thread makes.
+ * first, each worker another, and runs the object-scope checks of what it read. The threads share only
+ * what checks look up in the inventory (ServiceAccounts, Roles...: PolicyEngine.sharedKinds) whole; of
+ * every other object a worker sends the main thread apiVersion, kind and metadata, which is what the
+ * report, exemptions and the cluster-scope checks read (cloning whole workloads would cost about what
+ * parsing them does). The main thread replays each worker's violations in input order, then runs the
+ * cluster-scope checks: the report is the one a single thread makes.
  */
 
 const MAX_THREADS = 8;
