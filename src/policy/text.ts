@@ -15,6 +15,14 @@ interface Node {
 interface Root {
   node: Node;
   size: number;
+  /**
+   * The values and text of the site's last call with at most three values: sites are called object after
+   * object with the same values (the same container path, the same name), and a match skips the walk
+   */
+  v0: unknown;
+  v1: unknown;
+  v2: unknown;
+  last: string | undefined;
 }
 
 /** Per call site; values repeat little for messages that name the object itself, so each site is bounded. */
@@ -44,8 +52,11 @@ export function text(
   let root = roots.get(strings);
   if (root === undefined || root.size >= MAX_PER_SITE) {
     // a site that has seen this many distinct texts starts over: the common ones come back first
-    root = { node: { text: undefined, next: undefined }, size: 0 };
+    root = { node: { text: undefined, next: undefined }, size: 0, v0, v1, v2, last: undefined };
     roots.set(strings, root);
+  } else if (root.last !== undefined && root.v0 === v0 && root.v1 === v1 && root.v2 === v2) {
+    // unused values are undefined in both; last is only set for sites with at most three
+    return root.last;
   }
   let node = root.node;
   for (let k = 0; k < n; k++) {
@@ -62,6 +73,12 @@ export function text(
     node = child;
   }
   node.text ??= build(strings, [v0, v1, v2, v3, v4, v5].slice(0, n));
+  if (n <= 3) {
+    root.v0 = v0;
+    root.v1 = v1;
+    root.v2 = v2;
+    root.last = node.text;
+  }
   return node.text;
 }
 
