@@ -112,7 +112,9 @@ for (const [kinds, base] of [
 function findPodSpec(obj: K8sObject): PodSpecRef | undefined {
   const h = Object.hasOwn(HOLDERS, obj.kind ?? '') ? HOLDERS[obj.kind as string] : undefined;
   if (!h) return undefined;
-  const holder = h.base.length ? at(obj, ...h.base) : obj;
+  // a loop rather than at(obj, ...h.base): no rest array per call, which counts before the JIT warms up
+  let holder: unknown = obj;
+  for (let k = 0; k < h.base.length && isObject(holder); k++) holder = holder[h.base[k] as string];
   if (!isObject(holder)) return undefined;
   const spec = holder.spec;
   if (!isObject(spec)) return undefined;
@@ -159,7 +161,11 @@ export function containersOf(
   }
   if (kinds === CONTAINER_KINDS) return lists.all;
   // callers pass module constants: the selection is found by identity
-  for (const [k, list] of lists.other) if (k === kinds) return list;
+  // (indexed, without destructuring: no iterator per call before the JIT warms up)
+  for (let k = 0; k < lists.other.length; k++) {
+    const entry = lists.other[k] as [readonly ContainerKind[], ContainerRef[]];
+    if (entry[0] === kinds) return entry[1];
+  }
   // the same ContainerRefs in another selection or order (PSA lists init containers first)
   const list: ContainerRef[] = [];
   for (const kind of kinds) for (const c of lists.all) if (c.kind === kind) list.push(c);
