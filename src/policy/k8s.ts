@@ -195,11 +195,13 @@ function listContainers(ref: PodSpecRef, kinds: readonly ContainerKind[]): Conta
   return out;
 }
 
-/** `apiVersion/kind namespace/name` for messages. */
-export function describeObject(obj: K8sObject): string {
-  const ns = obj.metadata?.namespace;
-  const name = obj.metadata?.name ?? obj.metadata?.generateName ?? '<unnamed>';
-  return `${obj.kind ?? '<no kind>'} ${ns ? `${ns}/` : ''}${name}`;
+/**
+ * The kind that begins a message about the object itself (`Deployment runs as ...`). Messages do not
+ * name the object: the report lists it as the finding's resource, and a message that names it would make
+ * each object a finding of its own instead of one finding with every object it applies to.
+ */
+export function kindWord(obj: K8sObject): string {
+  return typeof obj.kind === 'string' && obj.kind !== '' ? obj.kind : 'object';
 }
 
 /** Reads a nested value without throwing; undefined when any step is missing or not an object. */

@@ -632,7 +632,7 @@ const CASES: Record<string, Case[]> = {
       name: 'a Service in default',
       object: { ...hardenedService, metadata: { name: 'web', namespace: 'default' } },
       count: 1,
-      says: ['Service default/web'],
+      says: ['Service is in the default namespace'],
     },
   ],
   'ContainerAllowedCapabilities.json': [

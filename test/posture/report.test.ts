@@ -155,6 +155,88 @@ describe('posture report', () => {
     assert.equal(rec?.unhealthy, 3);
   });
 
+  test('built-in checks: copies of the same workloads make the same findings, each naming every copy', () => {
+    // objects that differ only in their names, of every kind a built-in check reports on: a message that
+    // named its object would make one finding per copy instead of one finding listing every copy
+    const copies = (n: number): SourcedObject[] =>
+      Array.from({ length: n }, (_, i) => [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: `web-${i}` },
+          spec: {
+            template: {
+              spec: { containers: [{ name: 'app', image: 'nginx', ports: [{ containerPort: 80 }] }] },
+            },
+          },
+        },
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: `svc-${i}`, namespace: 'default' },
+          spec: { ports: [{ port: 80 }] },
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name: `reader-${i}`, namespace: 'default' },
+          rules: [{ apiGroups: [''], resources: ['secrets', '*'], verbs: ['get', '*'] }],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: `bind-${i}`, namespace: 'default' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reader' },
+          subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'default' }],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: `admins-${i}` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+          subjects: [{ kind: 'Group', name: 'ops', apiGroup: 'rbac.authorization.k8s.io' }],
+        },
+      ])
+        .flat()
+        .map((object, k) => ({
+          object: object as K8sObject,
+          source: { file: 'all.yaml', line: k + 1, document: k },
+        }));
+    const findings = (n: number) => {
+      const objects = copies(n);
+      const r = buildPostureReport(
+        new PolicyEngine({}).assess(objects),
+        { type: 'manifests', inputs: [] },
+        {
+          objects: objects.length,
+        },
+      );
+      return new Map(
+        r.recommendations.map((x) => [x.id, x.findings.map((f) => [f.message, f.resources.length])]),
+      );
+    };
+    const two = findings(2);
+    const five = findings(5);
+    // the workloads break checks of every family
+    for (const family of ['pss.', 'defender.', 'cis.5.1.', 'cis.5.7.']) {
+      assert.ok(
+        [...five.keys()].some((id) => id.startsWith(family)),
+        family,
+      );
+    }
+    assert.deepEqual([...five.keys()].sort(), [...two.keys()].sort());
+    for (const [id, list] of five) {
+      assert.deepEqual(
+        list.map(([message]) => message),
+        two.get(id)?.map(([message]) => message),
+        id,
+      );
+      // a finding names every copy, or one object the copies share (their namespace)
+      for (const [message, count] of list)
+        assert.ok(count === 5 || count === 1, `${id}: ${message} on ${count}`);
+    }
+  });
+
   test('secure score follows the documented formula', () => {
     const r = report();
     // recomputed from the affected resources, not from the report's own score entries

@@ -4,8 +4,8 @@ import {
   type ContainerKind,
   type ContainerRef,
   containersOf,
-  describeObject,
   isObject,
+  kindWord,
   POD_KINDS,
   type PodSpecRef,
   podSpecOf,
@@ -285,7 +285,7 @@ function httpsOnly({ object }: Run): Violation[] {
     missing.push(`the annotation ${ALLOW_HTTP}: "false"`);
   }
   if (!missing.length) return [];
-  return [v(text`${describeObject(object)} accepts plain HTTP: it needs ${missing.join(' and ')}`, path)];
+  return [v(text`${kindWord(object)} accepts plain HTTP: it needs ${missing.join(' and ')}`, path)];
 }
 
 // --- service account token automount (block-automount-token; Gatekeeper K8sPSPAutomountServiceAccountTokenPod)
@@ -355,7 +355,7 @@ function defaultNamespace({ object }: Run): Violation[] {
   // objects the cluster itself keeps in `default`: the API server's Service and the namespace's account
   if (object.kind === 'Service' && name === 'kubernetes') return [];
   if (object.kind === 'ServiceAccount' && name === 'default') return [];
-  return [v(text`${describeObject(object)} is in the default namespace`, 'metadata.namespace')];
+  return [v(text`${kindWord(object)} is in the default namespace`, 'metadata.namespace')];
 }
 
 // --- least privileged capabilities (container-allowed-capabilities; Gatekeeper K8sPSPCapabilities) --------
@@ -587,7 +587,7 @@ function servicePorts({ object, params }: Run): Violation[] {
     const name = str(obj(p).name);
     out.push(
       v(
-        text`${describeObject(object)} listens on port ${port}${name ? text` (${name})` : ''}; allowed ports: ${allowedList.join(', ') || 'none'}`,
+        text`${kindWord(object)} listens on port ${port}${name ? text` (${name})` : ''}; allowed ports: ${allowedList.join(', ') || 'none'}`,
         text`spec.ports[${i}].port`,
       ),
     );

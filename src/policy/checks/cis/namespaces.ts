@@ -1,4 +1,4 @@
-import { describeObject } from '../../k8s.js';
+import { kindWord } from '../../k8s.js';
 import { text } from '../../text.js';
 import type {
   CheckContext,
@@ -119,7 +119,7 @@ function admissionCheck(id: string, level: PsaLevel): ClusterCheck {
         if (rank >= levelRank(level)) continue;
         const has = label === undefined ? `no ${ENFORCE_LABEL} label` : `${ENFORCE_LABEL}=${label}`;
         out.push({
-          message: text`${describeObject(ns)} has ${has}, so Pod Security admission does not refuse ${REFUSES[id]} (needs ${level === 'baseline' ? 'baseline or restricted' : 'restricted'})`,
+          message: text`namespace has ${has}, so Pod Security admission does not refuse ${REFUSES[id]} (needs ${level === 'baseline' ? 'baseline or restricted' : 'restricted'})`,
           path: `metadata.labels`,
           resource: ns,
         });
@@ -180,7 +180,7 @@ const networkPolicies: ClusterCheck = {
       if (covered.has(name) || excluded.includes(name)) continue;
       const resource = obj ?? { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
       out.push({
-        message: text`Namespace ${name} has no NetworkPolicy: its pods accept traffic from, and send it to, anywhere`,
+        message: text`namespace has no NetworkPolicy: its pods accept traffic from, and send it to, anywhere`,
         resource,
       });
     }
@@ -232,7 +232,7 @@ const defaultNamespace: ObjectCheck = {
     const where = ns
       ? 'is in the default namespace'
       : 'has no namespace, so it lands in the default namespace';
-    return [{ message: text`${describeObject(obj)} ${where}`, path: 'metadata.namespace' }];
+    return [{ message: text`${kindWord(obj)} ${where}`, path: 'metadata.namespace' }];
   },
 };
 

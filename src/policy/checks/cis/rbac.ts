@@ -1,4 +1,4 @@
-import { describeObject, isObject, POD_KINDS } from '../../k8s.js';
+import { isObject, kindWord, POD_KINDS } from '../../k8s.js';
 import { text } from '../../text.js';
 import type { CheckContext, Inventory, K8sObject, ObjectCheck, ParamSpec, Violation } from '../../types.js';
 import {
@@ -173,7 +173,7 @@ function roleAccessCheck(
           ? ` (only resourceNames ${rule.resourceNames.join(', ')})`
           : '';
         out.push({
-          message: text`${describeObject(role)} grants ${found.join('; ')}${names} in rules[${rule.index}] (${what})`,
+          message: text`${kindWord(role)} grants ${found.join('; ')}${names} in rules[${rule.index}] (${what})`,
           path: text`rules[${rule.index}]`,
         });
       }
@@ -242,7 +242,7 @@ const clusterAdmin: ObjectCheck = {
     const subjects = subjectsOf(binding).filter((s) => !allowed(s.name));
     if (!subjects.length) return [];
     const who = subjects.map(describeSubject).join(', ');
-    return [{ message: text`${describeObject(binding)} grants ${role} to ${who}`, path: 'roleRef' }];
+    return [{ message: text`${kindWord(binding)} grants ${role} to ${who}`, path: 'roleRef' }];
   },
 };
 
@@ -266,7 +266,7 @@ const wildcards: ObjectCheck = {
       if (rule.nonResourceURLs.includes('*')) where.push('nonResourceURLs');
       if (!where.length) continue;
       out.push({
-        message: text`${describeObject(role)} uses the wildcard "*" in the ${where.join(', ')} of rules[${rule.index}]`,
+        message: text`${kindWord(role)} uses the wildcard "*" in the ${where.join(', ')} of rules[${rule.index}]`,
         path: text`rules[${rule.index}]`,
       });
     }
@@ -384,7 +384,7 @@ const defaultServiceAccount: ObjectCheck = {
       const how = obj.automountServiceAccountToken === true ? 'sets' : 'leaves the default';
       return [
         {
-          message: text`${describeObject(obj)} ${how} automountServiceAccountToken=true: every pod using it gets an API token`,
+          message: text`default service account ${how} automountServiceAccountToken=true: every pod using it gets an API token`,
           path: 'automountServiceAccountToken',
         },
       ];
@@ -394,7 +394,7 @@ const defaultServiceAccount: ObjectCheck = {
       if (anyGlob(ctx.params.allowedRoles)(ref)) return [];
       const excluded = stringList(ctx.params.excludedNamespaces);
       return defaultServiceAccountSubjects(obj, excluded).map((s) => ({
-        message: `${describeObject(obj)} grants ${String((obj.roleRef as { kind?: unknown }).kind)} ${ref} to ${describeSubject(s)}, which includes a default service account`,
+        message: text`${kindWord(obj)} grants ${String((obj.roleRef as { kind?: unknown }).kind)} ${ref} to ${describeSubject(s)}, which includes a default service account`,
         path: text`subjects[${s.index}]`,
       }));
     }
@@ -402,7 +402,7 @@ const defaultServiceAccount: ObjectCheck = {
     if (!mount || serviceAccountOf(mount.spec) !== 'default' || !mount.mounted) return [];
     return [
       {
-        message: text`${describeObject(obj)} runs as the default service account and mounts its token (${mount.reason})`,
+        message: text`${kindWord(obj)} runs as the default service account and mounts its token (${mount.reason})`,
         path: mount.path,
       },
     ];
@@ -429,7 +429,7 @@ const tokenMounting: ObjectCheck = {
     if (!mount?.mounted) return [];
     return [
       {
-        message: text`${describeObject(obj)} mounts the API token of service account "${serviceAccountOf(mount.spec)}" (${mount.reason})`,
+        message: text`${kindWord(obj)} mounts the API token of service account "${serviceAccountOf(mount.spec)}" (${mount.reason})`,
         path: mount.path,
       },
     ];
