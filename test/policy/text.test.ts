@@ -3,7 +3,21 @@ import { test } from 'node:test';
 import { joined, text } from '../../src/policy/text.js';
 
 // values a check message can carry: repeated names, numbers, missing values, and malformed input shown as-is
-const VALUES: unknown[] = ['app', 'sidecar', '', 0, -0, 1, 8080, Number.NaN, undefined, null, true, 'x y', { a: 1 }];
+const VALUES: unknown[] = [
+  'app',
+  'sidecar',
+  '',
+  0,
+  -0,
+  1,
+  8080,
+  Number.NaN,
+  undefined,
+  null,
+  true,
+  'x y',
+  { a: 1 },
+];
 
 function pick(seed: number): unknown {
   return VALUES[seed % VALUES.length];
