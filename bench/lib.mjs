@@ -181,12 +181,14 @@ export function ms(seconds) {
  */
 export function report(name, figures, goal) {
   const parts = Object.entries(figures).map(([k, v]) => `${k}=${typeof v === 'number' ? round(v) : v}`);
-  const ok = goal ? goal.check() : true;
+  // goal.check absent: a figure for information (INFO), with its headline in the summary
+  const judged = goal?.check !== undefined;
+  const ok = judged ? goal.check() : true;
   console.log(
-    `${goal ? (ok ? 'PASS' : 'MISS') : 'INFO'}  ${name}  ${parts.join('  ')}${goal ? `  goal: ${goal.text}` : ''}`,
+    `${judged ? (ok ? 'PASS' : 'MISS') : 'INFO'}  ${name}  ${parts.join('  ')}${goal ? `  goal: ${goal.text}` : ''}`,
   );
   if (process.env.MOAT_BENCH_RESULTS) {
-    const line = { name, figures, goal: goal?.text, ok: goal ? ok : undefined, headline: goal?.headline };
+    const line = { name, figures, goal: goal?.text, ok: judged ? ok : undefined, headline: goal?.headline };
     appendFileSync(process.env.MOAT_BENCH_RESULTS, `${JSON.stringify(line)}\n`);
   }
   return ok;

@@ -14,8 +14,10 @@ import { recordedItems } from '../helpers/k8s-replay.js';
 
 // the posture benchmark's manifest generator (plain JS, no type declarations)
 const BENCH_GENERATOR = '../../bench/k8s-objects.mjs';
-const { writeK8sObjects } = (await import(BENCH_GENERATOR)) as {
-  writeK8sObjects: (dir: string, objects: number, perFile: number) => { files: string[] };
+type Generator = (dir: string, objects: number, perFile: number) => { files: string[] };
+const { writeK8sObjects, writeReferenceDeployments } = (await import(BENCH_GENERATOR)) as {
+  writeK8sObjects: Generator;
+  writeReferenceDeployments: Generator;
 };
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures');
 const CORPUS = join(FIXTURES, 'k8s-manifests');
@@ -476,11 +478,16 @@ describe('the fast reader agrees with js-yaml', () => {
   });
 
   test('on the benchmark manifests, all of which it takes', () => {
-    const dir = join(tmp, 'bench');
-    const { files } = writeK8sObjects(dir, 400, 100);
-    for (const f of files) {
-      const r = compare(readFileSync(f, 'utf8'), f);
-      assert.equal(r.fast, r.total, f);
+    for (const [name, generate] of [
+      ['mixed', writeK8sObjects],
+      ['reference', writeReferenceDeployments],
+    ] as const) {
+      const { files } = generate(join(tmp, `bench-${name}`), 400, 100);
+      assert.equal(files.length, 4, name);
+      for (const f of files) {
+        const r = compare(readFileSync(f, 'utf8'), f);
+        assert.equal(r.fast, r.total, f);
+      }
     }
   });
 
