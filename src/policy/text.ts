@@ -25,7 +25,7 @@ interface Root {
   last: string | undefined;
 }
 
-/** Per call site; values repeat little for messages that name the object itself, so each site is bounded. */
+/** Per call site; values repeat little in messages that carry per-object names (accounts, images), so each site is bounded. */
 const MAX_PER_SITE = 4096;
 const roots = new WeakMap<TemplateStringsArray, Root>();
 

@@ -14,10 +14,10 @@ import { recordedItems } from '../helpers/k8s-replay.js';
 
 // the posture benchmark's manifest generator (plain JS, no type declarations)
 const BENCH_GENERATOR = '../../bench/k8s-objects.mjs';
-type Generator = (dir: string, objects: number, perFile: number) => { files: string[] };
+type CorpusWriter = (dir: string, objects: number, perFile: number) => { files: string[] };
 const { writeK8sObjects, writeReferenceDeployments } = (await import(BENCH_GENERATOR)) as {
-  writeK8sObjects: Generator;
-  writeReferenceDeployments: Generator;
+  writeK8sObjects: CorpusWriter;
+  writeReferenceDeployments: CorpusWriter;
 };
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures');
 const CORPUS = join(FIXTURES, 'k8s-manifests');
