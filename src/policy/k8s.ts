@@ -31,11 +31,12 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function at(o: unknown, ...keys: string[]): unknown {
+/** o[keys[0]][keys[1]]..., or undefined when a step is not an object (indexed: it runs per check and object). */
+function at(o: unknown, keys: readonly string[]): unknown {
   let cur = o;
-  for (const k of keys) {
+  for (let k = 0; k < keys.length; k++) {
     if (!isObject(cur)) return undefined;
-    cur = cur[k];
+    cur = cur[keys[k] as string];
   }
   return cur;
 }
@@ -112,9 +113,7 @@ for (const [kinds, base] of [
 function findPodSpec(obj: K8sObject): PodSpecRef | undefined {
   const h = Object.hasOwn(HOLDERS, obj.kind ?? '') ? HOLDERS[obj.kind as string] : undefined;
   if (!h) return undefined;
-  // a loop rather than at(obj, ...h.base): no rest array per call, which counts before the JIT warms up
-  let holder: unknown = obj;
-  for (let k = 0; k < h.base.length && isObject(holder); k++) holder = holder[h.base[k] as string];
+  const holder = at(obj, h.base);
   if (!isObject(holder)) return undefined;
   const spec = holder.spec;
   if (!isObject(spec)) return undefined;
@@ -206,5 +205,5 @@ export function kindWord(obj: K8sObject): string {
 
 /** Reads a nested value without throwing; undefined when any step is missing or not an object. */
 export function get(o: unknown, path: string): unknown {
-  return at(o, ...path.split('.'));
+  return at(o, path.split('.'));
 }
