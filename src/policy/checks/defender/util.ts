@@ -1,4 +1,5 @@
 import { MoatError } from '../../../errors.js';
+import { boundedMemo } from '../../../util/memo.js';
 import { type ContainerKind, type ContainerRef, containersOf, isObject, type PodSpecRef } from '../../k8s.js';
 
 /** Parameter readers: configuration comes from users, so wrong types degrade to "not set", never throw. */
@@ -116,21 +117,16 @@ export function securityContext(o: Record<string, unknown>): Record<string, unkn
 }
 
 // compiled user patterns, bounded: configurations hold a handful of patterns, not thousands
-const regexCache = new Map<string, RegExp>();
+const compiledRegex = boundedMemo((pattern: string) => new RegExp(pattern), 256);
 
 /** Compiles a configured regular expression once; a pattern that does not compile is a usage error. */
 export function regex(pattern: string, checkId: string, param: string): RegExp {
-  let re = regexCache.get(pattern);
-  if (re) return re;
   try {
-    re = new RegExp(pattern);
+    return compiledRegex(pattern);
   } catch (e) {
     throw new MoatError(
       'CONFIG',
       `${checkId}: ${param} ${JSON.stringify(pattern)} is not a valid regular expression: ${(e as Error).message}`,
     );
   }
-  if (regexCache.size >= 256) regexCache.clear();
-  regexCache.set(pattern, re);
-  return re;
 }

@@ -1,4 +1,5 @@
 import type { Severity } from '../../../model/severity.js';
+import { boundedMemo } from '../../../util/memo.js';
 import {
   type ContainerRef,
   containersOf,
@@ -111,17 +112,7 @@ export function pluralize(singular: string, plural: string, count: number): stri
 }
 
 // JSON-quoted names, one string object each (messages are interned: policy/text.ts)
-const quoted = new Map<string, string>();
-
-function quote(s: string): string {
-  let q = quoted.get(s);
-  if (q === undefined) {
-    q = JSON.stringify(s);
-    if (quoted.size >= 4096) quoted.clear();
-    quoted.set(s, q);
-  }
-  return q;
-}
+const quote = boundedMemo((s: string): string => JSON.stringify(s));
 
 /** `"a", "b"`: one string object per distinct list, built item by item */
 export function quoteList(items: Iterable<string>): string {
