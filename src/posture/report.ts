@@ -139,8 +139,6 @@ interface CheckTally {
   unhealthy: number;
   /** per assessment resource id: 1 once counted in `unhealthy` (a bitmap beats hashing ~180,000 ids) */
   seen: Uint8Array;
-  /** the resource of the check's last violation: an object's violations of a check come together */
-  last: number;
   reported: boolean;
   /** by message: the findings with that message (usually one; they differ in container or path) */
   byMessage: Map<string, Group[]> | undefined;
@@ -235,7 +233,6 @@ export function buildPostureReport(
       t = {
         unhealthy: 0,
         seen: new Uint8Array(a.resources.length),
-        last: -1,
         reported: reported[i] === true,
         byMessage: undefined,
         findings: [],
@@ -244,12 +241,9 @@ export function buildPostureReport(
       tallies[i] = t;
     }
     const id = c.resource[k] as number;
-    if (id !== t.last) {
-      if (t.seen[id] === 0) {
-        t.seen[id] = 1;
-        t.unhealthy++;
-      }
-      t.last = id;
+    if (t.seen[id] === 0) {
+      t.seen[id] = 1;
+      t.unhealthy++;
     }
     if (t.reported) addFinding(t, c.message[k] as string, c.path[k], c.container[k], listed.of(id));
   }
