@@ -160,7 +160,6 @@ rules:
  * Writes `objects` objects (about half Deployments) under `dir`; returns the files and counts per kind.
  */
 export function writeK8sObjects(dir, objects = 20_000, perFile = 500) {
-  mkdirSync(dir, { recursive: true });
   const makers = [
     deployment,
     deployment,
@@ -174,27 +173,30 @@ export function writeK8sObjects(dir, objects = 20_000, perFile = 500) {
     role,
   ];
   const counts = {};
-  const files = [];
-  let docs = [];
-  const flush = () => {
-    if (docs.length === 0) return;
-    const file = join(dir, `manifests-${String(files.length).padStart(3, '0')}.yaml`);
-    writeFileSync(file, docs.join('---\n'));
-    files.push(file);
-    docs = [];
-  };
-  for (let n = 0; n < objects; n++) {
+  const files = writeDocuments(dir, 'manifests', objects, perFile, (n) => {
     const i = Math.floor(n / makers.length);
     const make = makers[n % makers.length];
     const ns = `team-${i % 40}`;
     const text = make === deployment ? deployment(n, ns, n % 3 === 0) : make(i, ns);
     const kind = /^kind: (\S+)/m.exec(text)[1];
     counts[kind] = (counts[kind] ?? 0) + 1;
-    docs.push(text);
-    if (docs.length === perFile) flush();
-  }
-  flush();
+    return text;
+  });
   return { files, counts, objects };
+}
+
+/** Writes documents `make(0..n-1)` under `dir` as `<prefix>-NNN.yaml`, `perFile` to a file; returns the files. */
+function writeDocuments(dir, prefix, n, perFile, make) {
+  mkdirSync(dir, { recursive: true });
+  const files = [];
+  for (let start = 0; start < n; start += perFile) {
+    const docs = [];
+    for (let i = start; i < Math.min(start + perFile, n); i++) docs.push(make(i));
+    const file = join(dir, `${prefix}-${String(files.length).padStart(3, '0')}.yaml`);
+    writeFileSync(file, docs.join('---\n'));
+    files.push(file);
+  }
+  return files;
 }
 
 /**
@@ -229,14 +231,6 @@ spec:
 
 /** Writes `objects` reference Deployments under `dir`, `perFile` to a file; returns the files and counts. */
 export function writeReferenceDeployments(dir, objects = 20_000, perFile = 500) {
-  mkdirSync(dir, { recursive: true });
-  const files = [];
-  for (let start = 0; start < objects; start += perFile) {
-    const file = join(dir, `deployments-${String(files.length).padStart(3, '0')}.yaml`);
-    const docs = [];
-    for (let i = start; i < Math.min(start + perFile, objects); i++) docs.push(referenceDeployment(i));
-    writeFileSync(file, docs.join('---\n'));
-    files.push(file);
-  }
+  const files = writeDocuments(dir, 'deployments', objects, perFile, referenceDeployment);
   return { files, counts: { Deployment: objects }, objects };
 }
